@@ -1,0 +1,44 @@
+# The two commands of the contract: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# make run uses the embedded defaults; DEBUG=1 there so no SECRET_KEY is needed.
+RUN_ENV := DEBUG=$${DEBUG:-1}
+
+.PHONY: run test lint format bench clean
+
+$(VENV)/.run-installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	$(RUN_ENV) $(PY) manage.py migrate --no-input
+	$(RUN_ENV) $(PY) manage.py collectstatic --no-input -v0
+	$(RUN_ENV) $(PY) manage.py ensureadmin
+	$(RUN_ENV) $(PY) manage.py loaddemo
+	$(RUN_ENV) PORT=$(PORT) exec $(PY) manage.py runall
+
+test: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(VENV)/.dev-installed
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var staticfiles

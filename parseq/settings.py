@@ -1,0 +1,205 @@
+"""Parseq settings: every deployment-specific value comes from the environment.
+
+Unset means the embedded default (SQLite, local files, in-process broker), so
+``make run`` needs no server. See README "Configuration" for the table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from parseq.env import database_from_url, env_bool, env_int, env_list, env_str, sqlite_database
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("PARSEQ_DATA_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = "insecure-dev-only-key-set-SECRET_KEY-in-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Public base URL used in e-mails and API "url" fields when no request is at hand.
+PARSEQ_BASE_URL = env_str("PARSEQ_BASE_URL", f"http://127.0.0.1:{env_str('PORT', '8000')}").rstrip(
+    "/"
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_dramatiq",
+    "scripts_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "parseq.urls"
+WSGI_APPLICATION = "parseq.wsgi.application"
+ASGI_APPLICATION = "parseq.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if not DATABASE_URL:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite needs its folder
+DATABASES = {
+    "default": database_from_url(DATABASE_URL)
+    if DATABASE_URL
+    else sqlite_database(str(DATA_DIR / "db.sqlite3"))
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and uploaded files --------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+    AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
+    AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
+    AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
+    AWS_S3_ADDRESSING_STYLE = env_str("AWS_S3_ADDRESSING_STYLE", "path") or None
+    AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 300, minimum=1)
+    AWS_DEFAULT_ACL = None
+    AWS_S3_FILE_OVERWRITE = False
+    DEFAULT_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage"}
+else:
+    DEFAULT_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": DEFAULT_STORAGE,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve downloads from S3 as a redirect to a presigned URL (False: stream through Django).
+PARSEQ_DOWNLOAD_REDIRECT = env_bool("PARSEQ_DOWNLOAD_REDIRECT", True)
+
+# --- Broker (Dramatiq) ----------------------------------------------------
+PARSEQ_BROKER_URL = env_str("PARSEQ_BROKER_URL")
+_WORKER_MIDDLEWARE = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.ShutdownNotifications",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+]
+if PARSEQ_BROKER_URL:
+    if not PARSEQ_BROKER_URL.startswith(("amqp://", "amqps://")):
+        raise ImproperlyConfigured("PARSEQ_BROKER_URL must be an amqp:// or amqps:// URL")
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
+        "OPTIONS": {"url": PARSEQ_BROKER_URL, "confirm_delivery": True},
+        "MIDDLEWARE": _WORKER_MIDDLEWARE,
+    }
+else:
+    # In-process broker: each process has its own; the worker feeds its copy
+    # from the database, where every run is recorded before it is sent.
+    DRAMATIQ_BROKER = {
+        "BROKER": "scripts_app.broker.LocalBroker",
+        "OPTIONS": {},
+        "MIDDLEWARE": [*_WORKER_MIDDLEWARE, "scripts_app.worker_middleware.LocalRelay"],
+    }
+DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+
+# --- REST framework -------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"trigger": env_str("PARSEQ_TRIGGER_THROTTLE", "120/min")},
+    "EXCEPTION_HANDLER": "scripts_app.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Parseq API",
+    "DESCRIPTION": "Run Python scripts as managed jobs; read their results, logs and files.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- E-mail ---------------------------------------------------------------
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "parseq@localhost")
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+ADMINS = [("Admin", addr) for addr in env_list("PARSEQ_ADMIN_EMAILS", [])]
+
+# --- Parseq ---------------------------------------------------------------
+PARSEQ_PARSERS_DIR = Path(env_str("PARSEQ_PARSERS_DIR", str(BASE_DIR / "parsers")))
+PARSEQ_WORK_DIR = Path(env_str("PARSEQ_WORK_DIR", str(DATA_DIR / "runs")))
+PARSEQ_MAX_SCRIPT_BYTES = env_int("PARSEQ_MAX_SCRIPT_BYTES", 1024 * 1024, minimum=1)
+PARSEQ_DEFAULT_TIMEOUT = env_int("PARSEQ_DEFAULT_TIMEOUT", 3600, minimum=1)
+PARSEQ_KILL_GRACE = env_int("PARSEQ_KILL_GRACE", 5, minimum=0)
+PARSEQ_LOG_LIMIT_BYTES = env_int("PARSEQ_LOG_LIMIT_BYTES", 10 * 1024 * 1024, minimum=1024)
+PARSEQ_HEARTBEAT_SECONDS = env_int("PARSEQ_HEARTBEAT_SECONDS", 2, minimum=1)
+PARSEQ_MAX_RUNNING = env_int("PARSEQ_MAX_RUNNING", 0, minimum=0)  # 0 = no global cap
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"pika": {"level": "WARNING"}, "botocore": {"level": "WARNING"}},
+}

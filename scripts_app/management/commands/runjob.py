@@ -1,0 +1,98 @@
+"""Run a job now: in the foreground (printing its log as it comes) or via the queue."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from scripts_app.errors import InvalidParams, JobNotRunnable
+from scripts_app.models import Execution, Job, Trigger
+from scripts_app.services import dispatch, execution
+
+
+class Command(BaseCommand):
+    help = "Run a job now. Exits 0 only if the run succeeded."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", help="The job's slug.")
+        self.add_run_arguments(parser)
+
+    def add_run_arguments(self, parser):
+        parser.add_argument(
+            "--params", default="{}", help="Run parameters, a JSON object: '{\"n\": 5}'."
+        )
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="Send the run to the workers instead of running it here; waits unless --no-wait.",
+        )
+        parser.add_argument("--no-wait", action="store_true", help="With --enqueue: do not wait.")
+
+    def handle(self, *args, **options):
+        job = self.get_job(options["slug"])
+        try:
+            params = json.loads(options["params"])
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--params is not valid JSON: {exc}") from None
+        try:
+            run = dispatch.trigger(job, params=params, trigger=Trigger.CLI, send=options["enqueue"])
+        except InvalidParams as exc:
+            raise CommandError(f"invalid params: {exc}") from None
+        except JobNotRunnable as exc:
+            raise CommandError(str(exc)) from None
+        if options["enqueue"]:
+            self.stderr.write(f"queued execution #{run.pk}")
+            if options["no_wait"]:
+                return
+            run = self.wait(run)
+        else:
+            run = execution.execute(run.pk, echo=self.echo) or Execution.objects.get(pk=run.pk)
+        self.report(run)
+
+    def get_job(self, slug: str) -> Job:
+        try:
+            return Job.objects.get(slug=slug)
+        except Job.DoesNotExist:
+            raise CommandError(f"no job with slug {slug!r}") from None
+
+    def echo(self, data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+    def wait(self, run: Execution) -> Execution:
+        while not run.is_final:
+            time.sleep(0.2)
+            run.refresh_from_db()
+        return run
+
+    def report(self, run: Execution) -> None:
+        duration = run.duration.total_seconds() if run.duration else 0.0
+        line = f"execution #{run.pk} {run.status} in {duration:.2f} s"
+        if run.error:
+            line += f": {run.error}"
+        self.stderr.write(line)
+        if run.result is not None:
+            self.stdout.write(json.dumps(run.result, indent=2, ensure_ascii=False))
+        if not run.succeeded:
+            sys.exit(1)
+
+
+class SlugCommand(Command):
+    """``manage.py <slug> [--params JSON] [--enqueue]``."""
+
+    def __init__(self, *args, slug: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.slug = slug
+        self.help = f"Run the job “{slug}” now. Exits 0 only if the run succeeded."
+
+    def add_arguments(self, parser):
+        self.add_run_arguments(parser)
+
+    def handle(self, *args, **options):
+        return super().handle(*args, slug=self.slug, **options)
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        return super().create_parser(prog_name, self.slug, **kwargs)

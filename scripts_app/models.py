@@ -1,0 +1,305 @@
+"""Jobs, the script versions they run, and the record of every run."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from scripts_app import validators
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    TIMED_OUT = "timed_out", "Timed out"
+    CANCELLED = "cancelled", "Cancelled"
+    SKIPPED = "skipped", "Skipped"
+
+
+FINAL_STATUSES = frozenset(
+    {Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED, Status.SKIPPED}
+)
+ACTIVE_STATUSES = frozenset({Status.QUEUED, Status.RUNNING})
+
+
+class Trigger(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    HTTP = "http", "HTTP"
+    CLI = "cli", "Command line"
+    SCHEDULE = "schedule", "Schedule"
+    RETRY = "retry", "Retry"
+
+
+class MisfirePolicy(models.TextChoices):
+    COALESCE = "coalesce", "Coalesce: one run for the whole missed window"
+    SKIP = "skip", "Skip: record missed slots as skipped"
+    CATCH_UP = "catch_up", "Catch up: run every missed slot (bounded)"
+
+
+class OverlapPolicy(models.TextChoices):
+    SKIP = "skip", "Skip: record a skipped run"
+    QUEUE = "queue", "Queue: run after the current one"
+    ALLOW = "allow", "Allow: run in parallel"
+
+
+class NotifyOn(models.TextChoices):
+    NEVER = "never", "Never"
+    FAILURE = "failure", "On failure"
+    SUCCESS = "success", "On success"
+    ALWAYS = "always", "Always"
+
+
+def script_upload_to(instance: Job, filename: str) -> str:
+    return f"scripts/{instance.slug}/{filename}"
+
+
+class Job(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True, validators=[validators.validate_job_slug])
+    description = models.TextField(blank=True)
+    script = models.FileField(
+        upload_to=script_upload_to,
+        blank=True,
+        max_length=500,
+        validators=[validators.validate_script_upload],
+        help_text="A .py file. Each new upload becomes a new version; past runs keep theirs.",
+    )
+    script_path = models.CharField(
+        max_length=300,
+        blank=True,
+        validators=[validators.validate_script_path],
+        help_text="Or a path relative to the parsers/ directory, e.g. hello.py.",
+    )
+    enabled = models.BooleanField(default=True, help_text="Automatic (scheduled) runs are on.")
+    default_params = models.JSONField(default=dict, blank=True)
+    params_schema = models.JSONField(
+        default=dict, blank=True, validators=[validators.validate_params_schema]
+    )
+    env = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validators.validate_env_mapping],
+        help_text="Extra environment variables for the script (not secret).",
+    )
+    timeout = models.PositiveIntegerField(default=3600, help_text="Seconds.")
+    queue = models.CharField(
+        max_length=100, default="default", validators=[validators.validate_queue_name]
+    )
+
+    # Schedule (see services/schedule.py): cron, interval from start_at, or one-off at start_at.
+    cron = models.CharField(max_length=120, blank=True, validators=[validators.validate_cron])
+    timezone = models.CharField(
+        max_length=64, blank=True, validators=[validators.validate_timezone]
+    )
+    start_at = models.DateTimeField(null=True, blank=True)
+    repeat_every = models.DurationField(null=True, blank=True)
+    misfire_policy = models.CharField(
+        max_length=16, choices=MisfirePolicy.choices, default=MisfirePolicy.COALESCE
+    )
+    overlap_policy = models.CharField(
+        max_length=16, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP
+    )
+    next_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # Controls
+    max_concurrency = models.PositiveIntegerField(null=True, blank=True)
+    max_retries = models.PositiveIntegerField(default=0)
+    retry_backoff = models.PositiveIntegerField(
+        default=30, help_text="Seconds; doubles per attempt."
+    )
+    memory_limit_mb = models.PositiveIntegerField(null=True, blank=True)
+    cpu_time_limit = models.PositiveIntegerField(null=True, blank=True, help_text="CPU seconds.")
+    log_limit_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    output_limit_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    notify_on = models.CharField(max_length=16, choices=NotifyOn.choices, default=NotifyOn.NEVER)
+    notify_emails = models.TextField(blank=True, help_text="Comma-separated; empty means ADMINS.")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("run_job", "Can run jobs")]
+        indexes = [
+            # The scheduler's only query on an idle tick reads this index.
+            models.Index(
+                fields=["next_run_at"],
+                condition=Q(enabled=True, next_run_at__isnull=False),
+                name="job_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("scripts_app:job", args=[self.slug])
+
+    @property
+    def has_schedule(self) -> bool:
+        return bool(self.cron or self.start_at)
+
+    def clean(self) -> None:
+        validators.validate_job_source(self)
+        validators.validate_schedule_fields(self)
+
+
+class ScriptVersion(models.Model):
+    """An immutable copy of a job's script, addressed by its sha256."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="versions")
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(max_length=500)
+    size = models.PositiveIntegerField()
+    source = models.CharField(max_length=300, help_text="Upload name or parsers/ path.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "sha256"], name="one_version_per_content")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job.slug}@{self.sha256[:12]}"
+
+
+class Execution(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="executions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    queue = models.CharField(max_length=100, default="default")
+
+    created_at = models.DateTimeField(default=timezone.now)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Retry backoff.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+
+    exit_code = models.IntegerField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    log = models.FileField(blank=True, max_length=500)
+    log_size = models.PositiveBigIntegerField(default=0)
+
+    script_version = models.ForeignKey(
+        ScriptVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="executions"
+    )
+    script_sha256 = models.CharField(max_length=64, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker.")
+    pid = models.IntegerField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notify_attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "scheduled_for"],
+                condition=Q(scheduled_for__isnull=False, retry_of__isnull=True),
+                name="one_execution_per_slot",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["job", "status", "-created_at", "-id"], name="exec_job_status_idx"
+            ),
+            models.Index(fields=["job", "-created_at", "-id"], name="exec_job_idx"),
+            models.Index(fields=["status", "created_at"], name="exec_status_idx"),
+            models.Index(fields=["-created_at", "-id"], name="exec_newest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.job.slug} {self.status}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == Status.SUCCEEDED
+
+
+class Artifact(models.Model):
+    """A file a run left in its output directory, kept in storage."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="artifacts")
+    name = models.CharField(max_length=255)
+    file = models.FileField(max_length=500)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=200, default="application/octet-stream")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "name"], name="one_artifact_per_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LogChunk(models.Model):
+    """Log bytes of a running execution, so any web process can tail it live.
+
+    The worker appends a chunk per heartbeat; when the run ends the whole log
+    goes to storage (``Execution.log``) and the chunks are deleted.
+    """
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="log_chunks")
+    offset = models.PositiveBigIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["offset"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "offset"], name="one_chunk_per_offset")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.execution_id}@{self.offset}"
+
+
+class JobSecret(models.Model):
+    """A named secret given to the job's script as an environment variable.
+
+    The value is encrypted at rest (services/secrets.py) and never shown again.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(max_length=100, validators=[validators.validate_env_name])
+    ciphertext = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="one_secret_per_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,1 @@
+"""Running one script in a subprocess: spawning, streaming, limits, killing."""

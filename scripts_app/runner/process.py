@@ -1,0 +1,205 @@
+"""Spawn a script in its own process group and supervise it until it ends.
+
+The supervisor reads the merged stdout/stderr in fixed-size chunks and writes at
+most ``log_limit`` bytes to the log file, so the worker's memory stays flat
+however much the script prints. Timeout and cancel signal the whole group:
+SIGTERM, a grace period, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 64 * 1024
+TRUNCATION_MARKER = "\n[parseq] log truncated at {limit} bytes; further output was discarded\n"
+
+
+@dataclass
+class ProcessSpec:
+    script: Path
+    workdir: Path
+    env: dict[str, str]
+    timeout: float
+    grace: float = 5.0
+    log_limit: int = 10 * 1024 * 1024
+    tick_seconds: float = 1.0
+
+
+@dataclass
+class ProcessOutcome:
+    exit_code: int | None
+    timed_out: bool = False
+    stop_reason: str | None = None  # set when on_tick asked the run to stop
+    log_bytes: int = 0
+    log_truncated: bool = False
+    discarded_bytes: int = 0
+    pid: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class LogSink:
+    """Writes output to a file up to a byte limit, then one marker, then nothing."""
+
+    def __init__(self, handle: BinaryIO, limit: int, echo: Callable[[bytes], None] | None):
+        self.handle = handle
+        self.limit = limit
+        self.echo = echo
+        self.written = 0
+        self.discarded = 0
+        self.truncated = False
+
+    def write(self, data: bytes) -> None:
+        room = self.limit - self.written
+        kept = data[: max(room, 0)]
+        if kept:
+            self.handle.write(kept)
+            self.written += len(kept)
+            if self.echo:
+                self.echo(kept)
+        if len(kept) < len(data):
+            self.discarded += len(data) - len(kept)
+            if not self.truncated:
+                self.truncated = True
+                marker = TRUNCATION_MARKER.format(limit=self.limit).encode()
+                self.handle.write(marker)
+                if self.echo:
+                    self.echo(marker)
+        self.handle.flush()
+
+
+def kill_group(pgid: int, sig: int) -> bool:
+    """Signal a whole process group; False when nothing is left in it."""
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def group_alive(pgid: int) -> bool:
+    return kill_group(pgid, 0)
+
+
+def spawn(spec: ProcessSpec, lifeline_fd: int) -> subprocess.Popen:
+    env = {**spec.env, "PARSEQ_LIFELINE_FD": str(lifeline_fd)}
+    return subprocess.Popen(
+        [sys.executable, "-u", "-m", "scripts_app.bootstrap", str(spec.script)],
+        cwd=spec.workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # own session and process group: pgid == pid
+        pass_fds=(lifeline_fd,),
+        close_fds=True,
+    )
+
+
+def run_process(
+    spec: ProcessSpec,
+    log_file: Path,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_tick: Callable[[], str | None] | None = None,
+    echo: Callable[[bytes], None] | None = None,
+) -> ProcessOutcome:
+    """Run the script to completion; ``on_tick`` may return a reason to stop it."""
+    lifeline_r, lifeline_w = os.pipe()
+    try:
+        proc = spawn(spec, lifeline_r)
+    finally:
+        os.close(lifeline_r)
+    try:
+        if on_start:
+            on_start(proc.pid)
+        with log_file.open("wb") as handle:
+            sink = LogSink(handle, spec.log_limit, echo)
+            outcome = _supervise(proc, spec, sink, on_tick)
+        outcome.log_bytes = sink.written
+        outcome.log_truncated = sink.truncated
+        outcome.discarded_bytes = sink.discarded
+        outcome.pid = proc.pid
+        return outcome
+    finally:
+        # Whatever happened, nothing of the run may outlive it.
+        kill_group(proc.pid, signal.SIGKILL)
+        os.close(lifeline_w)
+        if proc.stdout:
+            proc.stdout.close()
+        proc.wait()
+
+
+def _supervise(proc, spec: ProcessSpec, sink: LogSink, on_tick) -> ProcessOutcome:
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    selector = selectors.DefaultSelector()
+    selector.register(fd, selectors.EVENT_READ)
+    deadline = time.monotonic() + spec.timeout
+    next_tick = time.monotonic() + spec.tick_seconds
+    stop_reason: str | None = None
+    timed_out = False
+    kill_at: float | None = None
+    eof = False
+    try:
+        while True:
+            now = time.monotonic()
+            if not eof:
+                wait = max(0.0, min(next_tick, kill_at or deadline, deadline) - now)
+                for _key, _ in selector.select(timeout=min(wait, 0.5)):
+                    eof = _drain(fd, sink)
+                    if eof:
+                        selector.unregister(fd)
+            elif proc.poll() is None:
+                time.sleep(0.05)
+            exited = proc.poll() is not None
+            if exited and (eof or not group_alive(proc.pid)):
+                break
+            if exited and not eof:
+                # The script is gone but a child of it still holds the pipe: end the run.
+                kill_group(proc.pid, signal.SIGKILL)
+                _drain(fd, sink)
+                break
+            now = time.monotonic()
+            if kill_at is None and not timed_out and now >= deadline:
+                timed_out = True
+                kill_at = _terminate(proc.pid, spec.grace)
+            if kill_at is not None and now >= kill_at:
+                kill_group(proc.pid, signal.SIGKILL)
+                kill_at = now + 3600  # SIGKILL sent; just wait for the exit now
+            if now >= next_tick:
+                next_tick = now + spec.tick_seconds
+                if on_tick and stop_reason is None and kill_at is None:
+                    stop_reason = on_tick()
+                    if stop_reason:
+                        kill_at = _terminate(proc.pid, spec.grace)
+                elif on_tick and kill_at is not None:
+                    on_tick()
+    finally:
+        selector.close()
+    return ProcessOutcome(exit_code=proc.wait(), timed_out=timed_out, stop_reason=stop_reason)
+
+
+def _terminate(pgid: int, grace: float) -> float:
+    kill_group(pgid, signal.SIGTERM)
+    return time.monotonic() + grace
+
+
+def _drain(fd: int, sink: LogSink) -> bool:
+    """Read what is available; True at end of file."""
+    while True:
+        try:
+            data = os.read(fd, CHUNK)
+        except BlockingIOError:
+            return False
+        if not data:
+            return True
+        sink.write(data)

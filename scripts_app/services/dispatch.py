@@ -1,0 +1,73 @@
+"""Starting runs: record the execution first, send a pointer to it after commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from scripts_app import validators
+from scripts_app.errors import InvalidParams
+from scripts_app.models import Execution, Job, Trigger
+from scripts_app.services import scripts
+
+
+def resolve_params(job: Job, params: Any) -> dict:
+    """The job's defaults overlaid with ``params``, checked against its schema."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise InvalidParams([{"path": "$", "message": "params must be a JSON object"}])
+    merged = {**(job.default_params or {}), **params}
+    errors = validators.params_errors(merged, job.params_schema)
+    if errors:
+        raise InvalidParams(errors)
+    return merged
+
+
+def trigger(
+    job: Job,
+    *,
+    params: Any = None,
+    trigger: Trigger | str,
+    user=None,
+    scheduled_for: datetime | None = None,
+    send: bool = True,
+    **fields: Any,
+) -> Execution:
+    """Record a queued execution of ``job`` and (by default) send it after commit.
+
+    Raises InvalidParams before anything is written when the params are wrong.
+    """
+    resolved = resolve_params(job, params)
+    with transaction.atomic():
+        version = scripts.current_version(job)
+        execution = Execution.objects.create(
+            job=job,
+            trigger=trigger,
+            triggered_by=user if getattr(user, "is_authenticated", False) else None,
+            params=resolved,
+            scheduled_for=scheduled_for,
+            queue=job.queue,
+            script_version=version,
+            script_sha256=version.sha256,
+            **fields,
+        )
+        if send:
+            send_on_commit(execution)
+    return execution
+
+
+def send_on_commit(execution: Execution) -> None:
+    execution_id, queue = execution.pk, execution.queue
+    transaction.on_commit(lambda: send(execution_id, queue))
+
+
+def send(execution_id: int, queue: str = "default") -> None:
+    """Publish the pointer message. Safe to repeat: the worker's claim dedupes."""
+    from scripts_app.tasks import enqueue_run
+
+    enqueue_run(execution_id, queue)
+    Execution.objects.filter(pk=execution_id).update(sent_at=timezone.now())

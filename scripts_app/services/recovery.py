@@ -1,0 +1,75 @@
+"""Keeping runs moving: re-send queued runs whose message may be lost, reap runs
+whose worker died. The scheduler process calls these every tick."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from scripts_app.models import Execution, Status
+from scripts_app.services import state
+
+logger = logging.getLogger(__name__)
+WORKER_LOST = "worker lost: no heartbeat for {seconds} s"
+
+
+def runnable_queued_ids(limit: int = 100) -> list[tuple[int, str]]:
+    """Oldest queued runs whose retry backoff (if any) has passed."""
+    now = timezone.now()
+    rows = (
+        Execution.objects.filter(status=Status.QUEUED)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .order_by("created_at", "id")
+        .values_list("id", "queue")[:limit]
+    )
+    return list(rows)
+
+
+def resend_stale_queued(older_than: timedelta = timedelta(seconds=30)) -> int:
+    """Re-send queued runs whose last send is older than ``older_than`` (or never happened).
+
+    Covers a broker outage and a message dropped between commit and publish. A
+    repeat is harmless: the worker's claim lets only one delivery run.
+    """
+    from scripts_app.services.dispatch import send
+
+    cutoff = timezone.now() - older_than
+    stale = (
+        Execution.objects.filter(status=Status.QUEUED)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
+        .filter(Q(sent_at__isnull=True, created_at__lte=cutoff) | Q(sent_at__lte=cutoff))
+        .order_by("created_at", "id")
+        .values_list("id", "queue")[:500]
+    )
+    count = 0
+    for execution_id, queue in stale:
+        try:
+            send(execution_id, queue)
+        except Exception as exc:  # broker still down: the next tick tries again
+            logger.warning("re-send of execution %s failed: %s", execution_id, exc)
+            break
+        count += 1
+    return count
+
+
+def reap_lost_runs(stale_after: timedelta | None = None) -> list[int]:
+    """Fail ``running`` executions whose worker stopped sending heartbeats."""
+    if stale_after is None:
+        stale_after = timedelta(seconds=settings.PARSEQ_HEARTBEAT_SECONDS * 5)
+    cutoff = timezone.now() - stale_after
+    lost = Execution.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).values_list(
+        "id", flat=True
+    )
+    reaped = []
+    message = WORKER_LOST.format(seconds=int(stale_after.total_seconds()))
+    for execution_id in list(lost):
+        if state.finish(
+            execution_id, Status.FAILED, where=Q(heartbeat_at__lt=cutoff), error=message
+        ):
+            reaped.append(execution_id)
+            logger.warning("execution %s: %s", execution_id, message)
+    return reaped

@@ -1,0 +1,48 @@
+"""The execution state machine. Status only moves forward, by conditional UPDATEs:
+
+    queued ──claim──► running ──finish──► succeeded | failed | timed_out | cancelled
+    queued ──────────────────────────────► cancelled | skipped | failed (lost before start)
+
+A duplicate delivery, a late message or a second scheduler matches no row and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from scripts_app.models import FINAL_STATUSES, Execution, Status
+
+ALLOWED = {
+    Status.QUEUED: {Status.RUNNING, Status.CANCELLED, Status.SKIPPED, Status.FAILED},
+    Status.RUNNING: {Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED},
+}
+
+
+def move(
+    execution_id: int, source: Status, target: Status, *, where: Q | None = None, **fields
+) -> bool:
+    """Move one execution from ``source`` to ``target``; False if it was not in ``source``
+    (or did not match ``where``)."""
+    if target not in ALLOWED.get(source, set()):
+        raise ValueError(f"{source} → {target} is not a transition")
+    if target in FINAL_STATUSES:
+        fields.setdefault("finished_at", timezone.now())
+    rows = Execution.objects.filter(pk=execution_id, status=source)
+    if where is not None:
+        rows = rows.filter(where)
+    return rows.update(status=target, **fields) == 1
+
+
+def claim(execution_id: int, worker: str, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return move(
+        execution_id, Status.QUEUED, Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+    )
+
+
+def finish(execution_id: int, target: Status, *, where: Q | None = None, **fields) -> bool:
+    return move(execution_id, Status.RUNNING, target, where=where, **fields)

@@ -1,0 +1,43 @@
+"""Putting a run's log and output files into Django storage (local disk or S3)."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+from scripts_app.models import Artifact, Execution, LogChunk
+from scripts_app.runner.workspace import Workspace
+from scripts_app.services.logs import log_storage_name
+
+
+def artifact_storage_name(execution_id: int, name: str) -> str:
+    return f"executions/{execution_id}/artifacts/{name}"
+
+
+def guess_content_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def store_outputs(execution: Execution, ws: Workspace) -> dict:
+    """Upload the log and every output file; the Execution fields to set."""
+    fields = {}
+    if ws.log_file.exists():
+        with ws.log_file.open("rb") as handle:
+            fields["log"] = default_storage.save(log_storage_name(execution.pk), File(handle))
+        fields["log_size"] = ws.log_file.stat().st_size
+    for name, path in ws.output_files():
+        with path.open("rb") as handle:
+            stored = default_storage.save(artifact_storage_name(execution.pk, name), File(handle))
+        Artifact.objects.update_or_create(
+            execution=execution,
+            name=name,
+            defaults={
+                "file": stored,
+                "size": path.stat().st_size,
+                "content_type": guess_content_type(name),
+            },
+        )
+    LogChunk.objects.filter(execution=execution).delete()
+    return fields

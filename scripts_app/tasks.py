@@ -1,0 +1,20 @@
+"""Dramatiq actors: thin, idempotent, and given only an execution id."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from scripts_app.services import execution
+
+
+@dramatiq.actor(queue_name="default", max_retries=0, notify_shutdown=True)
+def run_execution(execution_id: int) -> None:
+    execution.execute(execution_id)
+
+
+def enqueue_run(execution_id: int, queue: str = "default") -> None:
+    """Send ``run_execution(execution_id)`` to ``queue`` (a job's worker pool)."""
+    message = run_execution.message(execution_id)
+    if queue != message.queue_name:
+        message = message.copy(queue_name=queue)
+    run_execution.broker.enqueue(message)
