@@ -47,6 +47,29 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def env_url(name: str, schemes: tuple[str, ...], default: str = "") -> str:
+    """A URL whose scheme is one of ``schemes`` and that names a host; empty when unset."""
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a {'/'.join(s + '://' for s in schemes)} URL with a host"
+        )
+    return raw
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

@@ -10,7 +10,16 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from parseq.env import database_from_url, env_bool, env_int, env_list, env_str, sqlite_database
+from parseq.env import (
+    database_from_url,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    sqlite_database,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("PARSEQ_DATA_DIR", str(BASE_DIR / "var")))
@@ -105,11 +114,19 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
-    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_ENDPOINT_URL = env_url("AWS_S3_ENDPOINT_URL", ("http", "https")) or None
     AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
     AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
     AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
-    AWS_S3_ADDRESSING_STYLE = env_str("AWS_S3_ADDRESSING_STYLE", "path") or None
+    AWS_S3_ADDRESSING_STYLE = env_choice(
+        "AWS_S3_ADDRESSING_STYLE", ("auto", "path", "virtual"), "path"
+    )
+    # Fail fast (and let the worker spool outputs) instead of hanging on a dead endpoint.
+    AWS_S3_CLIENT_CONFIG_OPTIONS = {
+        "connect_timeout": env_int("AWS_S3_CONNECT_TIMEOUT", 5, minimum=1),
+        "read_timeout": env_int("AWS_S3_READ_TIMEOUT", 60, minimum=1),
+        "retries": {"max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3, minimum=1)},
+    }
     AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 300, minimum=1)
     AWS_DEFAULT_ACL = None
     AWS_S3_FILE_OVERWRITE = False
@@ -124,17 +141,18 @@ STORAGES = {
 PARSEQ_DOWNLOAD_REDIRECT = env_bool("PARSEQ_DOWNLOAD_REDIRECT", True)
 
 # --- Broker (Dramatiq) ----------------------------------------------------
-PARSEQ_BROKER_URL = env_str("PARSEQ_BROKER_URL")
+PARSEQ_BROKER_URL = env_url("PARSEQ_BROKER_URL", ("amqp", "amqps"))
 _WORKER_MIDDLEWARE = [
     "dramatiq.middleware.AgeLimit",
     "dramatiq.middleware.ShutdownNotifications",
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "scripts_app.worker_middleware.DeclareQueues",
+    "scripts_app.worker_middleware.ShutdownGrace",
+    "scripts_app.worker_middleware.SpoolUploader",
 ]
 if PARSEQ_BROKER_URL:
-    if not PARSEQ_BROKER_URL.startswith(("amqp://", "amqps://")):
-        raise ImproperlyConfigured("PARSEQ_BROKER_URL must be an amqp:// or amqps:// URL")
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
         "OPTIONS": {"url": PARSEQ_BROKER_URL, "confirm_delivery": True},
@@ -194,6 +212,30 @@ PARSEQ_KILL_GRACE = env_int("PARSEQ_KILL_GRACE", 5, minimum=0)
 PARSEQ_LOG_LIMIT_BYTES = env_int("PARSEQ_LOG_LIMIT_BYTES", 10 * 1024 * 1024, minimum=1024)
 PARSEQ_HEARTBEAT_SECONDS = env_int("PARSEQ_HEARTBEAT_SECONDS", 2, minimum=1)
 PARSEQ_MAX_RUNNING = env_int("PARSEQ_MAX_RUNNING", 0, minimum=0)  # 0 = no global cap
+# REST API: the file storage API's upload limit (bigger → 413) and accepted extensions
+# ("*" accepts any), the lifetime of presigned S3 download URLs, and whether the OpenAPI
+# schema and docs are readable without logging in.
+PARSEQ_FILE_MAX_BYTES = env_int("PARSEQ_FILE_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+PARSEQ_FILE_EXTENSIONS = env_list(
+    "PARSEQ_FILE_EXTENSIONS",
+    ".csv,.tsv,.txt,.json,.jsonl,.xml,.html,.md,.yaml,.yml,.xlsx,.xls,.ods,.pdf,"
+    ".zip,.gz,.tar.gz,.parquet,.png,.jpg,.jpeg,.gif".split(","),
+)
+PARSEQ_DOWNLOAD_URL_SECONDS = env_int("PARSEQ_DOWNLOAD_URL_SECONDS", 300, minimum=1)
+PARSEQ_API_DOCS_PUBLIC = env_bool("PARSEQ_API_DOCS_PUBLIC", True)
+# Queues a worker consumes when started without --queues (`rundramatiq --queues heavy`
+# consumes only "heavy"). A job's `queue` field picks one of these pools.
+PARSEQ_QUEUES = env_list("PARSEQ_QUEUES", ["default"])
+# On SIGTERM a worker takes no new runs, lets running ones finish for this many
+# seconds, then stops them (recorded as failed: "worker shut down").
+PARSEQ_SHUTDOWN_GRACE = env_int("PARSEQ_SHUTDOWN_GRACE", 30, minimum=0)
+# A worker retries its database writes (claim, heartbeat, final state) this long
+# while the database is unreachable, backing off up to 5 s between attempts.
+PARSEQ_DB_RETRY_SECONDS = env_int("PARSEQ_DB_RETRY_SECONDS", 300, minimum=0)
+# Outputs that could not be uploaded (storage unreachable) wait here on the worker
+# host; the worker retries the upload every PARSEQ_SPOOL_RETRY_SECONDS.
+PARSEQ_SPOOL_DIR = Path(env_str("PARSEQ_SPOOL_DIR", str(DATA_DIR / "spool")))
+PARSEQ_SPOOL_RETRY_SECONDS = env_int("PARSEQ_SPOOL_RETRY_SECONDS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -105,7 +105,10 @@ def main() -> None:
     try:
         code = run(Path(sys.argv[1]))
     except SystemExit as exc:
-        if exc.code not in (None, 0):
+        if isinstance(exc.code, str):
+            # sys.exit("network unreachable: …"): that one line is the run's error.
+            _write_json("PARSEQ_ERROR_FILE", {"error": exc.code})
+        elif exc.code not in (None, 0):
             _write_json("PARSEQ_ERROR_FILE", {"error": f"SystemExit: {exc.code}"})
         raise
     except MemoryError as exc:

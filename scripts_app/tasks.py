@@ -7,7 +7,9 @@ import dramatiq
 from scripts_app.services import execution
 
 
-@dramatiq.actor(queue_name="default", max_retries=0, notify_shutdown=True)
+# No notify_shutdown: on SIGTERM a run is given PARSEQ_SHUTDOWN_GRACE to finish and is
+# then stopped by its own supervisor (worker_middleware.ShutdownGrace), which records why.
+@dramatiq.actor(queue_name="default", max_retries=0)
 def run_execution(execution_id: int) -> None:
     execution.execute(execution_id)
 

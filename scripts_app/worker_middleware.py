@@ -68,3 +68,68 @@ class LocalRelay(Middleware):
             enqueue_run(execution_id, queue)
             sent += 1
         return sent
+
+
+class DeclareQueues(Middleware):
+    """Make the worker consume the queues it is meant to serve.
+
+    A Dramatiq worker only consumes queues declared in its process, and the actor
+    declares just ``default``. ``rundramatiq --queues heavy`` consumes exactly
+    ``heavy``; without ``--queues`` the worker serves ``PARSEQ_QUEUES``.
+    """
+
+    def before_worker_boot(self, broker, worker):
+        from django.conf import settings
+
+        for queue in sorted(worker.consumer_whitelist or settings.PARSEQ_QUEUES):
+            broker.declare_queue(queue)
+
+
+class ShutdownGrace(Middleware):
+    """On SIGTERM: take no new runs, give running ones ``PARSEQ_SHUTDOWN_GRACE`` seconds,
+    then their supervisors stop them and record ``worker shut down``."""
+
+    def before_worker_shutdown(self, broker, worker):
+        from django.conf import settings
+
+        from scripts_app.services.execution import SHUTDOWN
+
+        logger.info(
+            "worker stopping: running scripts get %s s to finish", settings.PARSEQ_SHUTDOWN_GRACE
+        )
+        SHUTDOWN.begin(settings.PARSEQ_SHUTDOWN_GRACE)
+
+    def after_worker_boot(self, broker, worker):
+        from scripts_app.services.execution import SHUTDOWN
+
+        SHUTDOWN.reset()
+
+    def after_worker_shutdown(self, broker, worker):
+        from scripts_app.services.execution import SHUTDOWN
+
+        SHUTDOWN.reset()  # the worker has stopped: nothing is left to wind down
+
+
+class SpoolUploader(Middleware):
+    """Retries uploading outputs that were spooled because storage was unreachable."""
+
+    def __init__(self):
+        self.stopping = threading.Event()
+
+    def after_worker_boot(self, broker, worker):
+        threading.Thread(target=self._loop, name="parseq-spool", daemon=True).start()
+
+    def before_worker_shutdown(self, broker, worker):
+        self.stopping.set()
+
+    def _loop(self) -> None:
+        from django.conf import settings
+        from django.db import close_old_connections
+
+        from scripts_app.services.spool import store_spooled_safely
+
+        while True:
+            store_spooled_safely()
+            close_old_connections()
+            if self.stopping.wait(settings.PARSEQ_SPOOL_RETRY_SECONDS):
+                return

@@ -8,6 +8,18 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from scripts_app.errors import InvalidParams, JobNotRunnable, NotCancellable
+from scripts_app.services.files import ExtensionNotAllowed, FileMissing, FileTooLarge, InvalidKey
+from scripts_app.services.removal import JobBusy
+
+STATUS_FOR = {
+    JobNotRunnable: status.HTTP_409_CONFLICT,
+    NotCancellable: status.HTTP_409_CONFLICT,
+    JobBusy: status.HTTP_409_CONFLICT,
+    InvalidKey: status.HTTP_400_BAD_REQUEST,
+    ExtensionNotAllowed: status.HTTP_400_BAD_REQUEST,
+    FileTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    FileMissing: status.HTTP_404_NOT_FOUND,
+}
 
 
 def exception_handler(exc, context):
@@ -16,10 +28,9 @@ def exception_handler(exc, context):
             {"detail": "The params are invalid.", "errors": exc.errors},
             status=status.HTTP_400_BAD_REQUEST,
         )
-    if isinstance(exc, JobNotRunnable):
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, NotCancellable):
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    for kind, code in STATUS_FOR.items():
+        if isinstance(exc, kind):
+            return Response({"detail": str(exc)}, status=code)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)

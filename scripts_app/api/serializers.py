@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+import copy
+import json
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from scripts_app.models import Artifact, Execution
+from scripts_app import validators
+from scripts_app.models import Artifact, Execution, Job, ScriptVersion
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(serializers.JSONField):
+    """A JSON object; in a multipart/form request, a string holding one."""
+
+    default_error_messages = {
+        "invalid": "Value must be valid JSON.",
+        "not_object": "Value must be a JSON object, e.g. {}.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | bytes):
+            try:
+                data = json.loads(data)
+            except (TypeError, ValueError):
+                self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_object")
+        return value
 
 
 class ArtifactSerializer(serializers.ModelSerializer):
@@ -42,3 +70,146 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "artifacts",
         ]
         read_only_fields = fields
+
+
+class ScriptVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScriptVersion
+        fields = ["sha256", "size", "source", "created_at"]
+        read_only_fields = fields
+
+
+JOB_FIELDS = [
+    "name",
+    "slug",
+    "description",
+    "script",
+    "script_path",
+    "enabled",
+    "default_params",
+    "params_schema",
+    "env",
+    "timeout",
+    "queue",
+    "cron",
+    "timezone",
+    "start_at",
+    "repeat_every",
+    "misfire_policy",
+    "overlap_policy",
+    "max_concurrency",
+    "max_retries",
+    "retry_backoff",
+    "memory_limit_mb",
+    "cpu_time_limit",
+    "log_limit_bytes",
+    "output_limit_bytes",
+    "notify_on",
+    "notify_emails",
+]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    """A job. ``script`` is a .py upload (multipart); in multipart requests the JSON-valued
+    fields (``default_params``, ``params_schema``, ``env``) are JSON strings."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:job-detail", lookup_field="slug")
+    script = serializers.FileField(
+        required=False,
+        write_only=True,
+        validators=[validators.validate_script_upload],
+        help_text="A .py file. Each new upload becomes a new version; past runs keep theirs.",
+    )
+    script_name = serializers.SerializerMethodField()
+    default_params = JSONObjectField(required=False)
+    params_schema = JSONObjectField(
+        required=False, validators=[validators.validate_params_schema]
+    )
+    env = JSONObjectField(required=False, validators=[validators.validate_env_mapping])
+    current_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "url",
+            *JOB_FIELDS,
+            "script_name",
+            "current_version",
+            "next_run_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["url", "script_name", "next_run_at", "created_at", "updated_at"]
+        extra_kwargs = {"slug": {"help_text": "URL name: /api/v1/jobs/<slug>/"}}
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_script_name(self, job: Job) -> str:
+        if job.script:
+            return job.script.name.rsplit("/", 1)[-1]
+        return f"parsers/{job.script_path}" if job.script_path else ""
+
+    @extend_schema_field(ScriptVersionSerializer(allow_null=True))
+    def get_current_version(self, job: Job):
+        version = job.versions.order_by("-created_at", "-id").first()
+        return ScriptVersionSerializer(version).data if version else None
+
+    def validate(self, attrs):
+        """Run the model's own cross-field checks (script source, schedule) on the result."""
+        job = copy.copy(self.instance) if self.instance else Job()
+        for name, value in attrs.items():
+            setattr(job, name, value)
+        try:
+            job.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        return attrs
+
+
+class RunRequestSerializer(serializers.Serializer):
+    data = serializers.DictField(
+        required=False,
+        help_text="The run's params (overlaying the job's default_params); checked against "
+        "the job's params_schema. List uploaded file keys in data.input_files.",
+    )
+
+
+class RunStartedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=[c[0] for c in Execution._meta.get_field("status").choices])
+    url = serializers.URLField()
+
+
+class RunSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    success = serializers.BooleanField()
+    result = serializers.JSONField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    execution_time = serializers.FloatField(allow_null=True)
+
+
+class ParamsErrorSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    message = serializers.CharField()
+
+
+class InvalidParamsSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = ParamsErrorSerializer(many=True)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class FileUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The file to store (multipart/form-data).")
+
+
+class StoredFileSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+class FileInfoSerializer(StoredFileSerializer):
+    content_type = serializers.CharField()

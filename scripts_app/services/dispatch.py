@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,8 @@ from scripts_app import validators
 from scripts_app.errors import InvalidParams
 from scripts_app.models import Execution, Job, Trigger
 from scripts_app.services import scripts
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_params(job: Job, params: Any) -> dict:
@@ -62,7 +65,25 @@ def trigger(
 
 def send_on_commit(execution: Execution) -> None:
     execution_id, queue = execution.pk, execution.queue
-    transaction.on_commit(lambda: send(execution_id, queue))
+    transaction.on_commit(lambda: send_or_defer(execution_id, queue))
+
+
+def send_or_defer(execution_id: int, queue: str = "default") -> bool:
+    """Send now; if the broker is down, leave the run queued (never fail the trigger).
+
+    The run is already recorded, with ``sent_at`` unset, so the scheduler's
+    ``recovery.resend_stale_queued`` step sends it once the broker is back.
+    """
+    from dramatiq.errors import BrokerError
+
+    try:
+        send(execution_id, queue)
+    except BrokerError as exc:
+        logger.warning(
+            "broker unavailable; execution %s stays queued for re-send: %s", execution_id, exc
+        )
+        return False
+    return True
 
 
 def send(execution_id: int, queue: str = "default") -> None:

@@ -10,24 +10,63 @@ import logging
 import os
 import signal
 import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from scripts_app.models import Execution, Status
 from scripts_app.runner.process import ProcessOutcome, ProcessSpec, run_process
 from scripts_app.runner.workspace import Workspace, clean_env, workspace
-from scripts_app.services import state, storage
+from scripts_app.services import spool, state, storage
 from scripts_app.services.logs import ChunkPublisher
+from scripts_app.services.resilience import reset_connection, retry_db
 
 logger = logging.getLogger(__name__)
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ShutdownClock:
+    """Set by the worker's ShutdownGrace middleware when the worker is asked to stop.
+
+    From then on no new run is claimed; running ones may finish until the grace
+    period ends, then their supervisor stops them and records why.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.deadline: float | None = None
+        self.grace = 0
+
+    def begin(self, grace: int) -> None:
+        with self.lock:
+            if self.deadline is None:
+                self.grace = grace
+                self.deadline = time.monotonic() + grace
+
+    def reset(self) -> None:
+        with self.lock:
+            self.deadline = None
+
+    @property
+    def started(self) -> bool:
+        return self.deadline is not None
+
+    @property
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+SHUTDOWN = ShutdownClock()
+SHUTDOWN_STOP = "worker shut down: run stopped after the {grace} s shutdown grace period"
 
 
 @dataclass
@@ -41,24 +80,40 @@ class Verdict:
 
 def execute(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -> Execution | None:
     """Run a queued execution to its end. Returns None when another worker owns it."""
-    if not state.claim(execution_id, worker_id()):
+    if SHUTDOWN.started:
+        # Stay queued: the scheduler re-sends it to a worker that is not stopping.
+        logger.info("worker is shutting down; execution %s left queued", execution_id)
+        return None
+    if not retry_db(state.claim, execution_id, worker_id(), what=f"claim {execution_id}"):
         logger.info("execution %s is not queued any more; message ignored", execution_id)
         return None
-    execution = Execution.objects.select_related("job", "script_version").get(pk=execution_id)
+    execution = retry_db(
+        Execution.objects.select_related("job", "script_version").get,
+        pk=execution_id,
+        what=f"load {execution_id}",
+    )
     job = execution.job
     base = settings.PARSEQ_WORK_DIR
     with workspace(base, prefix=f"run-{execution_id}-") as ws:
         outcome = _run_in(ws, execution, echo)
         verdict = judge(outcome, ws, execution)
-        fields = storage.store_outputs(execution, ws)
+        try:
+            fields = retry_db(storage.store_outputs, execution, ws, what=f"store {execution_id}")
+        except spool.STORAGE_ERRORS as exc:
+            kept = spool.keep(execution_id, ws)
+            logger.error("execution %s: outputs kept in %s: %s", execution_id, kept, exc)
+            fields = {}
+            verdict.error = "\n".join(filter(None, [verdict.error, spool.note(exc, kept)]))
     fields.update(
         exit_code=verdict.exit_code,
         result=verdict.result,
         error=verdict.error[:2000],
         pid=outcome.pid,
     )
-    state.finish(execution_id, verdict.status, **fields)
-    execution.refresh_from_db()
+    retry_db(state.finish, execution_id, verdict.status, what=f"finish {execution_id}", **fields)
+    execution = retry_db(
+        Execution.objects.select_related("job").get, pk=execution_id, what="reload"
+    )
     logger.info("execution %s of %s ended %s", execution_id, job.slug, execution.status)
     return execution
 
@@ -89,16 +144,23 @@ def _run_in(ws: Workspace, execution: Execution, echo) -> ProcessOutcome:
     publisher = ChunkPublisher(execution.pk, ws.log_file)
 
     def on_start(pid: int) -> None:
-        Execution.objects.filter(pk=execution.pk).update(pid=pid)
+        retry_db(Execution.objects.filter(pk=execution.pk).update, pid=pid, what="record pid")
 
     def on_tick() -> str | None:
-        publisher.publish()
-        Execution.objects.filter(pk=execution.pk).update(heartbeat_at=timezone.now())
-        cancel = (
-            Execution.objects.filter(pk=execution.pk)
-            .values_list("cancel_requested_at", flat=True)
-            .first()
-        )
+        if SHUTDOWN.expired:
+            return SHUTDOWN_STOP.format(grace=SHUTDOWN.grace)
+        try:
+            publisher.publish()
+            Execution.objects.filter(pk=execution.pk).update(heartbeat_at=timezone.now())
+            cancel = (
+                Execution.objects.filter(pk=execution.pk)
+                .values_list("cancel_requested_at", flat=True)
+                .first()
+            )
+        except DatabaseError as exc:  # database away for a moment: the script keeps running
+            logger.warning("execution %s: heartbeat skipped: %s", execution.pk, exc)
+            reset_connection()
+            return None
         return "cancelled" if cancel else None
 
     return run_process(spec, ws.log_file, on_start=on_start, on_tick=on_tick, echo=echo)

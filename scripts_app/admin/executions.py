@@ -1,0 +1,335 @@
+"""The executions admin: read-only run history, a live log tail, artifact downloads,
+Cancel and Re-run."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from scripts_app.admin import dashboard, display
+from scripts_app.errors import InvalidParams, JobNotRunnable, NotCancellable
+from scripts_app.models import ACTIVE_STATUSES, Execution, Status
+from scripts_app.services import control, downloads, logs
+
+LOG_PAGE_BYTES = 256 * 1024
+
+
+def complete_utf8(data: bytes, final: bool) -> tuple[str, int]:
+    """Decode ``data``, holding back a multi-byte character cut at the end (unless final).
+
+    Returns the text and how many bytes it used, so the next read starts right after.
+    """
+    used = len(data)
+    if not final:
+        for back in range(1, min(4, len(data)) + 1):
+            byte = data[-back]
+            if byte & 0xC0 != 0x80:  # the start byte of the last character
+                need = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4
+                if byte >= 0xC0 and back < need:
+                    used = len(data) - back
+                break
+    return data[:used].decode("utf-8", errors="replace"), used
+
+
+def artifacts_html(execution: Execution) -> str:
+    rows = [
+        (
+            reverse("admin:scripts_app_execution_artifact", args=[execution.pk, artifact.name]),
+            artifact.name,
+            display.human_size(artifact.size),
+            artifact.content_type,
+        )
+        for artifact in execution.artifacts.all()
+    ]
+    if not rows:
+        return "none yet" if execution.status in ACTIVE_STATUSES else "none"
+    return format_html(
+        '<table class="parseq-artifacts"><thead><tr><th>File</th><th>Size</th><th>Type</th>'
+        "</tr></thead><tbody>{}</tbody></table>",
+        format_html_join(
+            "",
+            '<tr><td><a class="parseq-download" href="{}" download>{}</a></td>'
+            "<td>{}</td><td>{}</td></tr>",
+            rows,
+        ),
+    )
+
+
+def live_fields(execution: Execution) -> dict[str, str]:
+    """The parts of the execution page the log tail refreshes, as HTML."""
+    return {
+        "status": display.status_badge(execution.status),
+        "duration": display.format_duration(_elapsed(execution)),
+        "result": display.pretty_json(execution.result),
+        "error": execution.error or "—",
+        "exit_code": "—" if execution.exit_code is None else str(execution.exit_code),
+        "artifacts": artifacts_html(execution),
+    }
+
+
+def _elapsed(execution: Execution):
+    if execution.started_at and not execution.finished_at:
+        return timezone.now() - execution.started_at
+    return execution.duration
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    change_form_template = "scripts_app/admin/execution_change_form.html"
+    change_list_template = "scripts_app/admin/execution_change_list.html"
+    list_display = [
+        "run",
+        "job",
+        "badge",
+        "trigger",
+        "triggered_by",
+        "created",
+        "started",
+        "duration_display",
+    ]
+    list_display_links = ["run"]
+    list_filter = ["status", "trigger", "job"]
+    list_select_related = ["job", "triggered_by"]
+    search_fields = ["job__slug", "job__name", "error"]
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "job_link",
+                    "live_status",
+                    "trigger",
+                    "triggered_by",
+                    "params_pretty",
+                    "scheduled_for",
+                    "attempt",
+                    "retry_of",
+                ]
+            },
+        ),
+        ("Timing", {"fields": ["created_at", "started_at", "finished_at", "live_duration"]}),
+        ("Outcome", {"fields": ["live_exit_code", "live_error", "live_result", "live_artifacts"]}),
+        ("Log", {"fields": ["log_tail"]}),
+        (
+            "Worker",
+            {
+                "fields": ["worker", "pid", "heartbeat_at", "script_sha256", "queue"],
+                "classes": ["collapse"],
+            },
+        ),
+    ]
+
+    class Media:
+        css = {"all": ["scripts_app/admin.css"]}
+        js = ["scripts_app/execution.js"]
+
+    # -- permissions: history is read-only ---------------------------------------------
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_run_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("scripts_app.run_job")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("job", "triggered_by")
+
+    # -- list columns ------------------------------------------------------------------
+
+    @admin.display(description="Run", ordering="id")
+    def run(self, execution):
+        return f"#{execution.pk}"
+
+    @admin.display(description="Status", ordering="status")
+    def badge(self, execution):
+        return display.status_badge(execution.status)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, execution):
+        return display.relative_time(execution.created_at)
+
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, execution):
+        return display.relative_time(execution.started_at)
+
+    @admin.display(description="Duration")
+    def duration_display(self, execution):
+        return display.format_duration(_elapsed(execution))
+
+    # -- the execution page ------------------------------------------------------------
+
+    @admin.display(description="Job")
+    def job_link(self, execution):
+        url = reverse("admin:scripts_app_job_change", args=[execution.job_id])
+        return format_html('<a href="{}">{}</a> <code>{}</code>', url, execution.job, execution.job.slug)
+
+    @admin.display(description="Params")
+    def params_pretty(self, execution):
+        return display.pretty_json(execution.params)
+
+    def _live(self, execution, key: str):
+        return format_html('<div id="parseq-{}">{}</div>', key, live_fields(execution)[key])
+
+    @admin.display(description="Status")
+    def live_status(self, execution):
+        return self._live(execution, "status")
+
+    @admin.display(description="Duration")
+    def live_duration(self, execution):
+        return self._live(execution, "duration")
+
+    @admin.display(description="Exit code")
+    def live_exit_code(self, execution):
+        return self._live(execution, "exit_code")
+
+    @admin.display(description="Error")
+    def live_error(self, execution):
+        return self._live(execution, "error")
+
+    @admin.display(description="Result")
+    def live_result(self, execution):
+        return self._live(execution, "result")
+
+    @admin.display(description="Artifacts")
+    def live_artifacts(self, execution):
+        return self._live(execution, "artifacts")
+
+    @admin.display(description="Log")
+    def log_tail(self, execution):
+        data, offset = logs.read_log(execution, 0, LOG_PAGE_BYTES)
+        text, used = complete_utf8(data, execution.is_final)
+        return format_html(
+            '<pre id="parseq-log" class="parseq-log" data-url="{}" data-offset="{}" '
+            'data-final="{}">{}</pre>',
+            reverse("admin:scripts_app_execution_log", args=[execution.pk]),
+            used,
+            "true" if execution.is_final else "false",
+            text,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        execution = self.get_object(request, object_id)
+        can_run = self.has_run_permission(request)
+        extra_context = {
+            **(extra_context or {}),
+            "can_run": can_run,
+            "can_cancel": bool(can_run and execution and execution.status in ACTIVE_STATUSES),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # -- extra URLs --------------------------------------------------------------------
+
+    def get_urls(self):
+        def wrap(view):
+            return self.admin_site.admin_view(view)
+
+        urls = [
+            path("dashboard/", wrap(self.dashboard_view), name="scripts_app_dashboard"),
+            path("<int:object_id>/log/", wrap(self.log_view), name="scripts_app_execution_log"),
+            path(
+                "<int:object_id>/cancel/", wrap(self.cancel_view), name="scripts_app_execution_cancel"
+            ),
+            path("<int:object_id>/rerun/", wrap(self.rerun_view), name="scripts_app_execution_rerun"),
+            path(
+                "<int:object_id>/artifacts/<path:name>",
+                wrap(self.artifact_view),
+                name="scripts_app_execution_artifact",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def _viewable(self, request, object_id) -> Execution:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(Execution.objects.select_related("job"), pk=object_id)
+
+    def log_view(self, request, object_id):
+        """New log bytes from ``?offset=`` on, and the live parts of the page."""
+        execution = self._viewable(request, object_id)
+        try:
+            offset = max(int(request.GET.get("offset", 0)), 0)
+        except ValueError:
+            return JsonResponse({"error": "offset must be a whole number"}, status=400)
+        data, _ = logs.read_log(execution, offset, LOG_PAGE_BYTES)
+        final = execution.is_final
+        text, used = complete_utf8(data, final)
+        return JsonResponse(
+            {
+                "status": execution.status,
+                "final": final,
+                "log": text,
+                "next_offset": offset + used,
+                "more": len(data) >= LOG_PAGE_BYTES,
+                "html": live_fields(execution),
+            }
+        )
+
+    def artifact_view(self, request, object_id, name):
+        execution = self._viewable(request, object_id)
+        artifact = execution.artifacts.filter(name=name).first()
+        if artifact is None:
+            raise Http404("No such artifact.")
+        return downloads.serve(
+            request,
+            artifact.file.name,
+            filename=artifact.name,
+            content_type=artifact.content_type,
+            size=artifact.size,
+        )
+
+    def cancel_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        execution = self._viewable(request, object_id)
+        if not self.has_run_permission(request):
+            raise PermissionDenied
+        try:
+            execution = control.cancel(execution)
+        except NotCancellable as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+        else:
+            word = "cancelled" if execution.status == Status.CANCELLED else "asked to stop"
+            self.message_user(request, f"Run #{execution.pk} {word}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:scripts_app_execution_change", args=[execution.pk]))
+
+    def rerun_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        execution = self._viewable(request, object_id)
+        if not self.has_run_permission(request):
+            raise PermissionDenied
+        try:
+            new = control.rerun(execution, user=request.user)
+        except (InvalidParams, JobNotRunnable) as exc:
+            self.message_user(request, f"Not started: {exc}", messages.ERROR)
+            target = execution
+        else:
+            self.message_user(request, f"Started run #{new.pk} (re-run of #{execution.pk}).")
+            target = new
+        return HttpResponseRedirect(reverse("admin:scripts_app_execution_change", args=[target.pk]))
+
+    def dashboard_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Dashboard",
+            "media": self.media,
+            **dashboard.overview(),
+        }
+        return TemplateResponse(request, "scripts_app/admin/dashboard.html", context)

@@ -1,0 +1,131 @@
+"""Caps on how many runs execute at once, enforced in the database at claim time.
+
+Two caps: ``PARSEQ_MAX_RUNNING`` for the whole installation (0 = none) and a
+job's ``max_concurrency`` (a job whose overlap policy is "queue" has a cap of
+one). A claim under a cap takes one database-wide lock (a transaction-scoped
+advisory lock on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers
+anyway), counts what is running and claims only a run that fits — so the caps
+hold across any number of worker processes and machines.
+
+A run over a cap simply stays ``queued``. Runs start oldest first: a run may
+be claimed only if it is among the runs that would be picked, in order, for
+the free slots. Whoever frees a slot sends the next runs (``send_next``); the
+local relay and the scheduler's re-send only ever send runs that fit, so
+waiting runs cost nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from dramatiq.errors import DramatiqError
+
+from scripts_app.models import Execution, Job, OverlapPolicy, Status
+from scripts_app.services import state
+
+logger = logging.getLogger(__name__)
+
+# Any constant works; it names Parseq's claim lock among other advisory locks.
+CLAIM_LOCK_KEY = 0x5041525345510001
+# How many of the oldest queued runs are considered when filling free slots.
+SCAN = 1000
+
+
+def job_cap(max_concurrency: int | None, overlap_policy: str) -> int | None:
+    """The effective per-job cap (None: no cap)."""
+    caps = [c for c in (max_concurrency, 1 if overlap_policy == OverlapPolicy.QUEUE else None) if c]
+    return min(caps) if caps else None
+
+
+def is_capped(job: Job) -> bool:
+    return bool(settings.PARSEQ_MAX_RUNNING) or job_cap(job.max_concurrency, job.overlap_policy)
+
+
+def due(now: datetime) -> Q:
+    return Q(not_before__isnull=True) | Q(not_before__lte=now)
+
+
+def startable(limit: int = 100, now: datetime | None = None) -> list[tuple[int, str]]:
+    """(id, queue) of the queued runs that fit the free slots now, oldest first."""
+    now = now or timezone.now()
+    running = dict(
+        Execution.objects.filter(status=Status.RUNNING)
+        .values("job_id")
+        .annotate(n=Count("id"))
+        .values_list("job_id", "n")
+    )
+    free = None
+    if settings.PARSEQ_MAX_RUNNING:
+        free = settings.PARSEQ_MAX_RUNNING - sum(running.values())
+        if free <= 0:
+            return []
+        limit = min(limit, free)
+    rows = (
+        Execution.objects.filter(status=Status.QUEUED)
+        .filter(due(now))
+        .order_by("created_at", "id")
+        .values_list("id", "queue", "job_id", "job__max_concurrency", "job__overlap_policy")
+    )
+    picked: list[tuple[int, str]] = []
+    for execution_id, queue, job_id, max_concurrency, overlap in rows[: max(SCAN, limit)]:
+        cap = job_cap(max_concurrency, overlap)
+        if cap is not None and running.get(job_id, 0) >= cap:
+            continue
+        picked.append((execution_id, queue))
+        running[job_id] = running.get(job_id, 0) + 1
+        if len(picked) >= limit:
+            break
+    return picked
+
+
+def _lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK_KEY])
+
+
+def claim(execution_id: int, worker: str, now: datetime | None = None) -> bool:
+    """queued → running, if the run is due and fits the caps; False leaves it queued."""
+    now = now or timezone.now()
+    row = (
+        Execution.objects.filter(pk=execution_id, status=Status.QUEUED)
+        .filter(due(now))
+        .values_list("job__max_concurrency", "job__overlap_policy")
+        .first()
+    )
+    if row is None:
+        return False
+    if not settings.PARSEQ_MAX_RUNNING and job_cap(*row) is None:
+        return state.claim(execution_id, worker, now)
+    with transaction.atomic():
+        _lock()
+        if execution_id not in {pk for pk, _ in startable(limit=SCAN, now=now)}:
+            logger.info("execution %s waits for a free slot", execution_id)
+            return False
+        return state.claim(execution_id, worker, now)
+
+
+def send_next(job: Job) -> int:
+    """Send the runs that a slot freed by ``job``'s run lets start. Safe to repeat."""
+    if not is_capped(job):
+        return 0
+    from scripts_app.services.dispatch import send
+
+    candidates = startable()
+    if not settings.PARSEQ_MAX_RUNNING:
+        ids = set(Execution.objects.filter(pk__in=[pk for pk, _ in candidates], job=job).values_list("pk", flat=True))
+        candidates = [(pk, queue) for pk, queue in candidates if pk in ids]
+    sent = 0
+    for execution_id, queue in candidates:
+        try:
+            send(execution_id, queue)
+        except DramatiqError as exc:  # broker away: the scheduler's re-send catches up
+            logger.warning("could not send waiting execution %s: %s", execution_id, exc)
+            break
+        sent += 1
+    return sent

@@ -1,0 +1,58 @@
+"""Riding out a database that goes away for a while (a restart, a failover).
+
+A worker must not lose a run because PostgreSQL restarted under it: its writes
+(claim, heartbeat, final state) are retried with backoff for
+``PARSEQ_DB_RETRY_SECONDS``. Every write retried here is a conditional update or
+an idempotent upsert, so a retry after an ambiguous failure changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RETRYABLE_DB_ERRORS = (OperationalError, InterfaceError)
+FIRST_DELAY = 0.1
+MAX_DELAY = 5.0
+
+
+def reset_connection() -> None:
+    """Drop this thread's broken connection; Django opens a new one on next use."""
+    try:
+        connection.close()
+    except DatabaseError:
+        pass
+
+
+def retry_db(
+    fn: Callable[..., T],
+    *args,
+    what: str,
+    budget: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    **kwargs,
+) -> T:
+    """``fn(*args, **kwargs)``, retried on connection errors until ``budget`` seconds pass."""
+    if budget is None:
+        budget = settings.PARSEQ_DB_RETRY_SECONDS
+    deadline = time.monotonic() + budget
+    delay = FIRST_DELAY
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except RETRYABLE_DB_ERRORS as exc:
+            if time.monotonic() + delay > deadline:
+                logger.error("%s: database unreachable for %.0f s; giving up", what, budget)
+                raise
+            logger.warning("%s: database error (%s); retrying in %.1f s", what, exc, delay)
+            reset_connection()
+            sleep(delay)
+            delay = min(delay * 2, MAX_DELAY)

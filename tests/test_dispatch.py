@@ -1,0 +1,60 @@
+"""Invariant 1: a run is recorded before it is sent; the message is only a pointer."""
+
+from unittest import mock
+
+import pytest
+from django.db import transaction
+
+from scripts_app.errors import InvalidParams
+from scripts_app.models import Execution, Status, Trigger
+from scripts_app.services import dispatch
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    calls = []
+
+    def fake_enqueue(execution_id, queue="default"):
+        # At publish time the run must already be committed and visible.
+        calls.append((execution_id, queue, Execution.objects.filter(pk=execution_id).exists()))
+
+    monkeypatch.setattr("scripts_app.tasks.enqueue_run", fake_enqueue)
+    return calls
+
+
+def test_the_message_is_sent_after_commit_and_carries_only_the_id(transactional_db, make_job, sent):
+    job = make_job(queue="heavy")
+    with transaction.atomic():
+        run = dispatch.trigger(job, params={"a": 1}, trigger=Trigger.API)
+        assert sent == []  # not before the commit
+    assert sent == [(run.pk, "heavy", True)]
+    run.refresh_from_db()
+    assert run.status == Status.QUEUED
+    assert run.sent_at is not None
+
+
+def test_a_rolled_back_trigger_sends_nothing(transactional_db, make_job, sent):
+    job = make_job()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        dispatch.trigger(job, trigger=Trigger.API)
+        raise RuntimeError("the caller's transaction fails")
+    assert sent == []
+    assert not Execution.objects.exists()
+
+
+def test_invalid_params_queue_nothing(transactional_db, make_job, sent):
+    job = make_job(params_schema={"type": "object", "required": ["n"],
+                                  "properties": {"n": {"type": "integer"}}})
+    with pytest.raises(InvalidParams) as info:
+        dispatch.trigger(job, params={"n": "five"}, trigger=Trigger.API)
+    assert info.value.errors == [{"path": "$.n", "message": "'five' is not of type 'integer'"}]
+    with pytest.raises(InvalidParams):
+        dispatch.trigger(job, params=[1, 2], trigger=Trigger.API)
+    assert sent == [] and not Execution.objects.exists()
+
+
+def test_defaults_are_overlaid_by_the_request(db, make_job):
+    job = make_job(default_params={"a": 1, "b": 2})
+    with mock.patch("scripts_app.services.dispatch.send"):
+        run = dispatch.trigger(job, params={"b": 3}, trigger=Trigger.API)
+    assert run.params == {"a": 1, "b": 3}
