@@ -188,6 +188,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["scripts_app.api.schema.only_api_v1"],
 }
 
 # --- E-mail ---------------------------------------------------------------
@@ -212,6 +213,20 @@ PARSEQ_KILL_GRACE = env_int("PARSEQ_KILL_GRACE", 5, minimum=0)
 PARSEQ_LOG_LIMIT_BYTES = env_int("PARSEQ_LOG_LIMIT_BYTES", 10 * 1024 * 1024, minimum=1024)
 PARSEQ_HEARTBEAT_SECONDS = env_int("PARSEQ_HEARTBEAT_SECONDS", 2, minimum=1)
 PARSEQ_MAX_RUNNING = env_int("PARSEQ_MAX_RUNNING", 0, minimum=0)  # 0 = no global cap
+# Job controls (README "Job controls"). Resource limits a job does not set itself;
+# 0 = unlimited. Memory is address space (RLIMIT_AS), CPU is CPU seconds (RLIMIT_CPU).
+PARSEQ_MEMORY_LIMIT_MB = env_int("PARSEQ_MEMORY_LIMIT_MB", 2048, minimum=0)
+PARSEQ_CPU_LIMIT_SECONDS = env_int("PARSEQ_CPU_LIMIT_SECONDS", 3600, minimum=0)
+PARSEQ_OUTPUT_LIMIT_BYTES = env_int("PARSEQ_OUTPUT_LIMIT_BYTES", 1024 * 1024 * 1024, minimum=0)
+# Fernet keys for job secrets, comma-separated, newest first; empty = derived from SECRET_KEY.
+PARSEQ_SECRETS_KEY = env_str("PARSEQ_SECRETS_KEY")
+# Run e-mails: output files up to this many bytes in total are attached, larger ones linked;
+# a failed send is retried by the scheduler after RETRY_SECONDS × attempts, MAX_ATTEMPTS times.
+PARSEQ_NOTIFY_ATTACH_BYTES = env_int("PARSEQ_NOTIFY_ATTACH_BYTES", 5 * 1024 * 1024, minimum=0)
+PARSEQ_NOTIFY_RETRY_SECONDS = env_int("PARSEQ_NOTIFY_RETRY_SECONDS", 60, minimum=1)
+PARSEQ_NOTIFY_MAX_ATTEMPTS = env_int("PARSEQ_NOTIFY_MAX_ATTEMPTS", 10, minimum=1)
+# The scheduler deletes finished runs older than this many days, once a day; 0 = keep all.
+PARSEQ_RETENTION_DAYS = env_int("PARSEQ_RETENTION_DAYS", 0, minimum=0)
 # REST API: the file storage API's upload limit (bigger → 413) and accepted extensions
 # ("*" accepts any), the lifetime of presigned S3 download URLs, and whether the OpenAPI
 # schema and docs are readable without logging in.
@@ -236,6 +251,9 @@ PARSEQ_DB_RETRY_SECONDS = env_int("PARSEQ_DB_RETRY_SECONDS", 300, minimum=0)
 # host; the worker retries the upload every PARSEQ_SPOOL_RETRY_SECONDS.
 PARSEQ_SPOOL_DIR = Path(env_str("PARSEQ_SPOOL_DIR", str(DATA_DIR / "spool")))
 PARSEQ_SPOOL_RETRY_SECONDS = env_int("PARSEQ_SPOOL_RETRY_SECONDS", 30, minimum=1)
+# The scheduler re-sends a queued run whose message is this old (or was never sent:
+# broker down at trigger time). A duplicate is harmless; the worker's claim dedupes.
+PARSEQ_RESEND_AFTER_SECONDS = env_int("PARSEQ_RESEND_AFTER_SECONDS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

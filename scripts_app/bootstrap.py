@@ -70,7 +70,11 @@ def _write_json(env_name: str, payload: object) -> None:
 
 
 def _report_exception(exc: BaseException) -> None:
-    traceback.print_exc()
+    # Show the script's frames only: the bootstrap's own are noise to its author.
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb)
     last_line = traceback.format_exception_only(type(exc), exc)[-1].strip()
     _write_json("PARSEQ_ERROR_FILE", {"error": last_line})
 

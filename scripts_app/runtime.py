@@ -68,3 +68,49 @@ def write_output(text: str) -> None:
 def input_dir() -> Path:
     """Directory holding files the worker fetched for this run (see ``input_file``)."""
     return Path(os.environ.get("PARSEQ_INPUT_DIR", "inputs"))
+
+
+# --- Files of the file storage API (/api/v1/files/) -------------------------------------
+# A run lists the keys it needs in its params: {"input_files": ["uploads/3f2a….csv"]}.
+# The worker copies them into input_dir() before the script starts, and stores what the
+# script writes to result_file(name) under the key result_key(name) after it ends.
+# Scripts never talk to the storage themselves (they have no credentials for it).
+
+
+def _safe_relative(value: str, what: str) -> str:
+    parts = value.split("/")
+    if (
+        not value
+        or value.startswith("/")
+        or "\\" in value
+        or any(p in ("", ".", "..") for p in parts)
+    ):
+        raise ValueError(f"{what} {value!r} must be a relative path without '.' or '..' parts")
+    return value
+
+
+def input_file(key: str) -> Path:
+    """The local copy of the uploaded file ``key`` (listed in params["input_files"])."""
+    path = input_dir() / _safe_relative(key, "file key")
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"input file {key!r} was not fetched: list it in the run's params under "
+            '"input_files", e.g. {"data": {"input_files": ["' + key + '"]}}'
+        )
+    return path
+
+
+def result_file(name: str) -> Path:
+    """Where to write a file handed back as a file-storage key (see ``result_key``)."""
+    base = Path(os.environ.get("PARSEQ_RESULT_FILES_DIR", "results"))
+    path = base / _safe_relative(name, "result name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def result_key(name: str) -> str:
+    """The key ``result_file(name)`` gets once the run ends: ``runs/<run id>/<name>``.
+
+    Download it with ``GET /api/v1/files/<key>``; return it in the result so callers find it.
+    """
+    return f"runs/{run_id() or 0}/{_safe_relative(name, 'result name')}"

@@ -158,18 +158,15 @@ def normalize_cron(expression: str) -> str:
 def validate_cron(value: str) -> None:
     if not value:
         return
-    from croniter import croniter
+    # The scheduler's own parser decides, so whatever validates also schedules.
+    from scripts_app.services.schedule import CronError, parse_cron
 
-    expression = normalize_cron(value)
-    if expression.startswith("@"):
-        raise ValidationError(f"Unknown cron alias “{value}”.", code="cron")
-    if len(expression.split()) != 5:
+    try:
+        parse_cron(value)
+    except CronError as exc:
         raise ValidationError(
-            f"“{value}” is not a 5-field cron expression (minute hour day month weekday).",
-            code="cron",
-        )
-    if not croniter.is_valid(expression):
-        raise ValidationError(f"“{value}” is not a valid cron expression.", code="cron")
+            f"“{value}” is not a valid cron expression: {exc}.", code="cron"
+        ) from None
 
 
 def validate_timezone(value: str) -> None:

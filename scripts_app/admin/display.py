@@ -66,7 +66,9 @@ def relative_time(value: datetime | None, now: datetime | None = None) -> str:
         return "—"
     now = now or timezone.now()
     if value <= now:
-        words = "just now" if now - value < timedelta(seconds=60) else f"{timesince(value, now)} ago"
+        words = (
+            "just now" if now - value < timedelta(seconds=60) else f"{timesince(value, now)} ago"
+        )
     else:
         words = f"in {timeuntil(value, now)}"
     exact = timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -89,3 +91,10 @@ def human_size(size: int | None) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"  # pragma: no cover - the loop always returns
+
+
+def elapsed(execution) -> timedelta | None:
+    """How long the run took, or has been running so far."""
+    if execution.started_at and not execution.finished_at:
+        return timezone.now() - execution.started_at
+    return execution.duration

@@ -9,7 +9,6 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, J
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from scripts_app.admin import dashboard, display
@@ -65,18 +64,12 @@ def live_fields(execution: Execution) -> dict[str, str]:
     """The parts of the execution page the log tail refreshes, as HTML."""
     return {
         "status": display.status_badge(execution.status),
-        "duration": display.format_duration(_elapsed(execution)),
+        "duration": display.format_duration(display.elapsed(execution)),
         "result": display.pretty_json(execution.result),
         "error": execution.error or "—",
         "exit_code": "—" if execution.exit_code is None else str(execution.exit_code),
         "artifacts": artifacts_html(execution),
     }
-
-
-def _elapsed(execution: Execution):
-    if execution.started_at and not execution.finished_at:
-        return timezone.now() - execution.started_at
-    return execution.duration
 
 
 @admin.register(Execution)
@@ -168,14 +161,16 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Duration")
     def duration_display(self, execution):
-        return display.format_duration(_elapsed(execution))
+        return display.format_duration(display.elapsed(execution))
 
     # -- the execution page ------------------------------------------------------------
 
     @admin.display(description="Job")
     def job_link(self, execution):
         url = reverse("admin:scripts_app_job_change", args=[execution.job_id])
-        return format_html('<a href="{}">{}</a> <code>{}</code>', url, execution.job, execution.job.slug)
+        return format_html(
+            '<a href="{}">{}</a> <code>{}</code>', url, execution.job, execution.job.slug
+        )
 
     @admin.display(description="Params")
     def params_pretty(self, execution):
@@ -241,9 +236,13 @@ class ExecutionAdmin(admin.ModelAdmin):
             path("dashboard/", wrap(self.dashboard_view), name="scripts_app_dashboard"),
             path("<int:object_id>/log/", wrap(self.log_view), name="scripts_app_execution_log"),
             path(
-                "<int:object_id>/cancel/", wrap(self.cancel_view), name="scripts_app_execution_cancel"
+                "<int:object_id>/cancel/",
+                wrap(self.cancel_view),
+                name="scripts_app_execution_cancel",
             ),
-            path("<int:object_id>/rerun/", wrap(self.rerun_view), name="scripts_app_execution_rerun"),
+            path(
+                "<int:object_id>/rerun/", wrap(self.rerun_view), name="scripts_app_execution_rerun"
+            ),
             path(
                 "<int:object_id>/artifacts/<path:name>",
                 wrap(self.artifact_view),
@@ -304,7 +303,9 @@ class ExecutionAdmin(admin.ModelAdmin):
         else:
             word = "cancelled" if execution.status == Status.CANCELLED else "asked to stop"
             self.message_user(request, f"Run #{execution.pk} {word}.", messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:scripts_app_execution_change", args=[execution.pk]))
+        return HttpResponseRedirect(
+            reverse("admin:scripts_app_execution_change", args=[execution.pk])
+        )
 
     def rerun_view(self, request, object_id):
         if request.method != "POST":

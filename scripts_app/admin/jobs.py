@@ -55,7 +55,10 @@ LAYOUT = [
         ],
     ),
     ("Notifications", ["notify_on", "notify_emails"]),
-    ("Environment and secrets", ["env", "secret_names", "secret_name", "secret_value", "remove_secrets"]),
+    (
+        "Environment and secrets",
+        ["env", "secret_names", "secret_name", "secret_value", "remove_secrets"],
+    ),
 ]
 SECRET_INPUTS = {"secret_name", "secret_value", "remove_secrets"}
 
@@ -291,7 +294,9 @@ class JobAdmin(admin.ModelAdmin):
             secrets.delete_secret(job, old)
         if name:
             secrets.set_secret(job, name, form.cleaned_data["secret_value"])
-        changed = ", ".join(filter(None, [f"set {name}" if name else "", *[f"removed {n}" for n in removed]]))
+        changed = ", ".join(
+            filter(None, [f"set {name}" if name else "", *[f"removed {n}" for n in removed]])
+        )
         self.message_user(request, f"Secrets: {changed}.", messages.SUCCESS)
 
     @staticmethod
@@ -359,7 +364,9 @@ class JobAdmin(admin.ModelAdmin):
     def run_view(self, request, object_id):
         """The "Run now" page: a form generated from the job's params schema."""
         job = get_object_or_404(Job, pk=object_id)
-        if not (self.has_view_or_change_permission(request, job) and self.has_run_permission(request)):
+        if not (
+            self.has_view_or_change_permission(request, job) and self.has_run_permission(request)
+        ):
             raise PermissionDenied
         form = RunParamsForm(job, request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -372,7 +379,9 @@ class JobAdmin(admin.ModelAdmin):
             except JobNotRunnable as exc:
                 form.add_error(None, str(exc))
             else:
-                self.message_user(request, f"Started run #{execution.pk} of {job}.", messages.SUCCESS)
+                self.message_user(
+                    request, f"Started run #{execution.pk} of {job}.", messages.SUCCESS
+                )
                 if request.user.has_perm("scripts_app.view_execution"):
                     target = reverse("admin:scripts_app_execution_change", args=[execution.pk])
                 else:

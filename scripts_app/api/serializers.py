@@ -122,9 +122,7 @@ class JobSerializer(serializers.ModelSerializer):
     )
     script_name = serializers.SerializerMethodField()
     default_params = JSONObjectField(required=False)
-    params_schema = JSONObjectField(
-        required=False, validators=[validators.validate_params_schema]
-    )
+    params_schema = JSONObjectField(required=False, validators=[validators.validate_params_schema])
     env = JSONObjectField(required=False, validators=[validators.validate_env_mapping])
     current_version = serializers.SerializerMethodField()
 
@@ -175,7 +173,9 @@ class RunRequestSerializer(serializers.Serializer):
 
 class RunStartedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=[c[0] for c in Execution._meta.get_field("status").choices])
+    status = serializers.ChoiceField(
+        choices=[c[0] for c in Execution._meta.get_field("status").choices]
+    )
     url = serializers.URLField()
 
 

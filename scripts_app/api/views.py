@@ -13,7 +13,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import mixins, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -232,7 +232,9 @@ def _datetime(request, name: str):
     try:
         return DateTimeField().to_internal_value(value)
     except ValidationError:
-        raise ValidationError({name: "Give an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z."}) from None
+        raise ValidationError(
+            {name: "Give an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z."}
+        ) from None
 
 
 EXECUTION_FILTERS = [
@@ -242,7 +244,9 @@ EXECUTION_FILTERS = [
     OpenApiParameter(
         "created_after", OpenApiTypes.DATETIME, description="Runs created at or after this."
     ),
-    OpenApiParameter("created_before", OpenApiTypes.DATETIME, description="Runs created before this."),
+    OpenApiParameter(
+        "created_before", OpenApiTypes.DATETIME, description="Runs created before this."
+    ),
 ]
 
 
@@ -265,6 +269,11 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [ModelPermissions]
     pagination_class = NewestFirstPagination
     lookup_value_regex = r"[0-9]+"
+
+    def get_renderers(self):
+        if getattr(self, "action", None) == "artifact":  # a download: any Accept header
+            return [renderer() for renderer in DOWNLOAD_RENDERERS]
+        return super().get_renderers()
 
     def filter_queryset(self, queryset):
         if self.action != "list":
@@ -349,8 +358,12 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
         summary="Download one output file",
         operation_id="executions_artifact_download",
         parameters=[
-            OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="May contain '/'."),
-            OpenApiParameter("Range", OpenApiTypes.STR, OpenApiParameter.HEADER, description="bytes=START-END"),
+            OpenApiParameter(
+                "name", OpenApiTypes.STR, OpenApiParameter.PATH, description="May contain '/'."
+            ),
+            OpenApiParameter(
+                "Range", OpenApiTypes.STR, OpenApiParameter.HEADER, description="bytes=START-END"
+            ),
         ],
         responses={**BINARY_RESPONSE, **errors(404)},
     )
@@ -423,7 +436,9 @@ class FileViewSet(viewsets.ViewSet):
         operation_id="files_download",
         parameters=[
             KEY_PARAMETER,
-            OpenApiParameter("Range", OpenApiTypes.STR, OpenApiParameter.HEADER, description="bytes=START-END"),
+            OpenApiParameter(
+                "Range", OpenApiTypes.STR, OpenApiParameter.HEADER, description="bytes=START-END"
+            ),
         ],
         responses={**BINARY_RESPONSE, **errors(400, 404)},
     )
@@ -461,10 +476,3 @@ class FileViewSet(viewsets.ViewSet):
         if getattr(self, "action", None) == "retrieve":
             return [renderer() for renderer in DOWNLOAD_RENDERERS]
         return super().get_renderers()
-
-
-ExecutionViewSet.get_renderers = (  # the artifact download accepts any Accept header
-    lambda self: [r() for r in DOWNLOAD_RENDERERS]
-    if getattr(self, "action", None) == "artifact"
-    else [r() for r in self.renderer_classes]
-)

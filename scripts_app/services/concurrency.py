@@ -50,8 +50,11 @@ def due(now: datetime) -> Q:
     return Q(not_before__isnull=True) | Q(not_before__lte=now)
 
 
-def startable(limit: int = 100, now: datetime | None = None) -> list[tuple[int, str]]:
-    """(id, queue) of the queued runs that fit the free slots now, oldest first."""
+def startable(
+    limit: int = 100, now: datetime | None = None, job_id: int | None = None
+) -> list[tuple[int, str]]:
+    """(id, queue) of the queued runs (of one job, if given) that fit the free slots now,
+    oldest first."""
     now = now or timezone.now()
     running = dict(
         Execution.objects.filter(status=Status.RUNNING)
@@ -65,9 +68,11 @@ def startable(limit: int = 100, now: datetime | None = None) -> list[tuple[int, 
         if free <= 0:
             return []
         limit = min(limit, free)
+    rows = Execution.objects.filter(status=Status.QUEUED)
+    if job_id is not None:
+        rows = rows.filter(job_id=job_id)
     rows = (
-        Execution.objects.filter(status=Status.QUEUED)
-        .filter(due(now))
+        rows.filter(due(now))
         .order_by("created_at", "id")
         .values_list("id", "queue", "job_id", "job__max_concurrency", "job__overlap_policy")
     )
@@ -116,10 +121,8 @@ def send_next(job: Job) -> int:
         return 0
     from scripts_app.services.dispatch import send
 
-    candidates = startable()
-    if not settings.PARSEQ_MAX_RUNNING:
-        ids = set(Execution.objects.filter(pk__in=[pk for pk, _ in candidates], job=job).values_list("pk", flat=True))
-        candidates = [(pk, queue) for pk, queue in candidates if pk in ids]
+    # With only a per-job cap, only this job's waiting runs can have been held back.
+    candidates = startable(job_id=None if settings.PARSEQ_MAX_RUNNING else job.pk)
     sent = 0
     for execution_id, queue in candidates:
         try:

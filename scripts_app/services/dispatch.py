@@ -12,7 +12,7 @@ from django.utils import timezone
 from scripts_app import validators
 from scripts_app.errors import InvalidParams
 from scripts_app.models import Execution, Job, Trigger
-from scripts_app.services import scripts
+from scripts_app.services import files, scripts
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ def resolve_params(job: Job, params: Any) -> dict:
         raise InvalidParams([{"path": "$", "message": "params must be a JSON object"}])
     merged = {**(job.default_params or {}), **params}
     errors = validators.params_errors(merged, job.params_schema)
+    errors += files.input_key_errors(merged)  # params["input_files"]: stored file keys
     if errors:
         raise InvalidParams(errors)
     return merged

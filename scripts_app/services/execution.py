@@ -20,10 +20,11 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from scripts_app.errors import ParseqError
 from scripts_app.models import Execution, Status
 from scripts_app.runner.process import ProcessOutcome, ProcessSpec, run_process
 from scripts_app.runner.workspace import Workspace, clean_env, workspace
-from scripts_app.services import spool, state, storage
+from scripts_app.services import files, spool, state, storage
 from scripts_app.services.logs import ChunkPublisher
 from scripts_app.services.resilience import reset_connection, retry_db
 
@@ -123,10 +124,16 @@ def _run_in(ws: Workspace, execution: Execution, echo) -> ProcessOutcome:
     with execution.script_version.file.open("rb") as src:
         ws.script.write_bytes(src.read())
     ws.params_file.write_text(json.dumps(execution.params), encoding="utf-8")
+    try:  # params["input_files"]: the worker fetches them; scripts get no storage credentials
+        files.fetch_inputs(execution.params, ws.inputs)
+    except (ParseqError, OSError) as exc:
+        return ProcessOutcome(exit_code=None, stop_reason=f"input files: {exc}")
+    files.result_dir(ws.root).mkdir(exist_ok=True)
     run_vars = {
         **(job.env or {}),
         "PARSEQ_RUN_ID": str(execution.pk),
         "PARSEQ_JOB": job.slug,
+        "PARSEQ_RESULT_FILES_DIR": str(files.result_dir(ws.root)),
     }
     if job.memory_limit_mb:
         run_vars["PARSEQ_LIMIT_MEMORY_BYTES"] = str(job.memory_limit_mb * 1024 * 1024)
@@ -163,7 +170,13 @@ def _run_in(ws: Workspace, execution: Execution, echo) -> ProcessOutcome:
             return None
         return "cancelled" if cancel else None
 
-    return run_process(spec, ws.log_file, on_start=on_start, on_tick=on_tick, echo=echo)
+    outcome = run_process(spec, ws.log_file, on_start=on_start, on_tick=on_tick, echo=echo)
+    try:  # files left in results/ become keys runs/<id>/<name> of the file storage API
+        files.store_results(execution.pk, ws.root)
+    except Exception as exc:  # any storage backend error: the run cannot hand its keys back
+        logger.exception("execution %s: storing result files failed", execution.pk)
+        outcome.stop_reason = outcome.stop_reason or f"could not store result files: {exc}"
+    return outcome
 
 
 def judge(outcome: ProcessOutcome, ws: Workspace, execution: Execution) -> Verdict:

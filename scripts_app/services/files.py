@@ -165,14 +165,18 @@ def upload(uploaded: Any, prefix: str | None = None) -> StoredFile:
     if stored != storage_name(key):  # the storage renamed it: a race on the same random name
         default_storage.delete(stored)
         raise FileExistsError(key)
-    return StoredFile(key=key, size=default_storage.size(stored), content_type=guess_content_type(key))
+    return StoredFile(
+        key=key, size=default_storage.size(stored), content_type=guess_content_type(key)
+    )
 
 
 def info(key: str) -> StoredFile:
     name = storage_name(key)
     if not default_storage.exists(name):
         raise FileMissing(f"No file has the key “{key}”.")
-    return StoredFile(key=key, size=default_storage.size(name), content_type=guess_content_type(key))
+    return StoredFile(
+        key=key, size=default_storage.size(name), content_type=guess_content_type(key)
+    )
 
 
 def delete(key: str) -> None:

@@ -29,7 +29,7 @@ def runnable_queued_ids(limit: int = 100) -> list[tuple[int, str]]:
     return list(rows)
 
 
-def resend_stale_queued(older_than: timedelta = timedelta(seconds=30)) -> int:
+def resend_stale_queued(older_than: timedelta | None = None) -> int:
     """Re-send queued runs whose last send is older than ``older_than`` (or never happened).
 
     Covers a broker outage and a message dropped between commit and publish. A
@@ -37,6 +37,8 @@ def resend_stale_queued(older_than: timedelta = timedelta(seconds=30)) -> int:
     """
     from scripts_app.services.dispatch import send
 
+    if older_than is None:
+        older_than = timedelta(seconds=settings.PARSEQ_RESEND_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
     stale = (
         Execution.objects.filter(status=Status.QUEUED)

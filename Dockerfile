@@ -1,0 +1,31 @@
+# Parseq: one slim, non-root image for web (gunicorn), worker and scheduler.
+#   docker build -t parseq .
+#   docker compose up --scale worker=4
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY requirements.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    DJANGO_SETTINGS_MODULE=parseq.settings \
+    PARSEQ_DATA_DIR=/var/lib/parseq \
+    STATIC_ROOT=/app/staticfiles \
+    PORT=8000
+RUN groupadd --system --gid 10001 parseq \
+    && useradd --system --uid 10001 --gid parseq --home-dir /var/lib/parseq --no-create-home parseq \
+    && mkdir -p /var/lib/parseq \
+    && chown parseq:parseq /var/lib/parseq
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=root:root . /app
+# Static files are collected at build time and served by whitenoise from gunicorn.
+RUN DEBUG=1 python manage.py collectstatic --no-input -v0
+USER parseq
+VOLUME ["/var/lib/parseq"]
+EXPOSE 8000
+# Health checks are per service in docker-compose.yml (web answers HTTP; workers do not).
+CMD ["sh", "-c", "exec gunicorn parseq.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --threads 4 --access-logfile - --graceful-timeout 30"]

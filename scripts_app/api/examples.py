@@ -1,0 +1,161 @@
+"""OpenAPI examples shown in the Swagger UI and ReDoc."""
+
+from drf_spectacular.utils import OpenApiExample
+
+JOB_RESPONSE = OpenApiExample(
+    "A job",
+    response_only=True,
+    value={
+        "url": "http://127.0.0.1:8000/api/v1/jobs/csv-stats/",
+        "name": "CSV stats",
+        "slug": "csv-stats",
+        "description": "Counts rows of an uploaded CSV.",
+        "script_path": "",
+        "enabled": True,
+        "default_params": {},
+        "params_schema": {
+            "type": "object",
+            "properties": {"input_files": {"type": "array", "items": {"type": "string"}}},
+        },
+        "env": {},
+        "timeout": 600,
+        "queue": "default",
+        "cron": "0 6 * * *",
+        "timezone": "Europe/Berlin",
+        "start_at": None,
+        "repeat_every": None,
+        "misfire_policy": "coalesce",
+        "overlap_policy": "skip",
+        "max_concurrency": None,
+        "max_retries": 0,
+        "retry_backoff": 30,
+        "memory_limit_mb": None,
+        "cpu_time_limit": None,
+        "log_limit_bytes": None,
+        "output_limit_bytes": None,
+        "notify_on": "never",
+        "notify_emails": "",
+        "script_name": "csv_stats.py",
+        "current_version": {
+            "sha256": "9f2c…",
+            "size": 512,
+            "source": "scripts/csv-stats/csv_stats.py",
+            "created_at": "2026-01-31T12:00:00Z",
+        },
+        "next_run_at": "2026-02-01T05:00:00Z",
+        "created_at": "2026-01-31T12:00:00Z",
+        "updated_at": "2026-01-31T12:00:00Z",
+    },
+)
+JOB_CREATE = OpenApiExample(
+    "Create (multipart fields)",
+    request_only=True,
+    value={
+        "name": "CSV stats",
+        "slug": "csv-stats",
+        "script": "(the .py file)",
+        "cron": "0 6 * * *",
+        "timezone": "Europe/Berlin",
+        "params_schema": '{"type": "object"}',
+    },
+)
+JOB_PATCH = OpenApiExample("Disable automatic runs", request_only=True, value={"enabled": False})
+RUN_REQUEST = OpenApiExample(
+    "Params",
+    request_only=True,
+    value={"data": {"name": "World", "input_files": ["uploads/3f2a9c0e5b7d4e1f.csv"]}},
+)
+RUN_STARTED = OpenApiExample(
+    "Queued",
+    response_only=True,
+    status_codes=["202"],
+    value={"id": 42, "status": "queued", "url": "http://127.0.0.1:8000/api/v1/executions/42/"},
+)
+RUN_SUMMARY = OpenApiExample(
+    "Ended within ?wait",
+    response_only=True,
+    status_codes=["200"],
+    value={
+        "id": 42,
+        "status": "succeeded",
+        "success": True,
+        "result": {"rows": 3},
+        "error": "",
+        "execution_time": 0.21,
+    },
+)
+RUN_INVALID = OpenApiExample(
+    "Invalid params",
+    response_only=True,
+    status_codes=["400"],
+    value={
+        "detail": "The params are invalid.",
+        "errors": [{"path": "$.count", "message": "'x' is not of type 'integer'"}],
+    },
+)
+EXECUTION = OpenApiExample(
+    "A run",
+    response_only=True,
+    value={
+        "id": 42,
+        "job": "csv-stats",
+        "status": "succeeded",
+        "trigger": "api",
+        "triggered_by": "bob",
+        "scheduled_for": None,
+        "params": {"input_files": ["uploads/3f2a9c0e5b7d4e1f.csv"]},
+        "result": {"rows": 3, "report": "runs/42/report.json"},
+        "error": "",
+        "exit_code": 0,
+        "attempt": 1,
+        "retry_of": None,
+        "script_sha256": "9f2c…",
+        "log_size": 120,
+        "created_at": "2026-01-31T12:00:00Z",
+        "started_at": "2026-01-31T12:00:01Z",
+        "finished_at": "2026-01-31T12:00:02Z",
+        "artifacts": [
+            {
+                "name": "output.txt",
+                "size": 12,
+                "content_type": "text/plain",
+                "created_at": "2026-01-31T12:00:02Z",
+            }
+        ],
+    },
+)
+EXECUTION_PAGE = OpenApiExample(
+    "A page",
+    response_only=True,
+    value={
+        "next": "http://127.0.0.1:8000/api/v1/executions/?cursor=cD0yMDI2&job=csv-stats",
+        "previous": None,
+        "results": [EXECUTION.value],
+    },
+)
+ARTIFACTS = OpenApiExample(
+    "Output files",
+    response_only=True,
+    value=[
+        {
+            "name": "output.txt",
+            "size": 12,
+            "content_type": "text/plain",
+            "created_at": "2026-01-31T12:00:02Z",
+        },
+        {
+            "name": "charts/rows.png",
+            "size": 2048,
+            "content_type": "image/png",
+            "created_at": "2026-01-31T12:00:02Z",
+        },
+    ],
+)
+FILE_STORED = OpenApiExample(
+    "Stored", response_only=True, value={"key": "uploads/3f2a9c0e5b7d4e1f.csv", "size": 1234}
+)
+FILE_INFO = OpenApiExample(
+    "Info",
+    response_only=True,
+    value={"key": "uploads/3f2a9c0e5b7d4e1f.csv", "size": 1234, "content_type": "text/csv"},
+)
