@@ -8,3 +8,6 @@ urlpatterns = [
     path("scripts/", include("scripts_app.urls")),
     path("api/v1/", include("scripts_app.api.urls")),
 ]
+
+# Unknown URLs under /api/ answer JSON like the rest of the API; elsewhere Django's page.
+handler404 = "scripts_app.api.errors.not_found"

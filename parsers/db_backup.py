@@ -23,7 +23,6 @@ import datetime as dt
 import gzip
 import hashlib
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +35,16 @@ from scripts_app import runtime
 URL_VARIABLE = "BACKUP_DATABASE_URL"
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
 CHUNK = 1024 * 1024
+# URL query parameters understood, as the libpq variables pg_dump reads.
+LIBPQ_QUERY = {
+    "host": "PGHOST",
+    "port": "PGPORT",
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+}
 
 
 def database_url() -> str:
@@ -70,9 +79,9 @@ def libpq_environment(parts) -> dict[str, str]:
         "PGPASSWORD": unquote(parts.password) if parts.password else None,
         "PGDATABASE": unquote(parts.path.lstrip("/")),
     }
-    for key, value in parse_qsl(parts.query):
-        if key == "sslmode":
-            pairs["PGSSLMODE"] = value
+    for key, value in parse_qsl(parts.query):  # ?host=/run/postgresql&sslmode=require …
+        if key in LIBPQ_QUERY:
+            pairs[LIBPQ_QUERY[key]] = value
     env.update({key: value for key, value in pairs.items() if value})
     return env
 

@@ -138,6 +138,24 @@ class Job(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
+        key = self._schedule_key()
+        touches_schedule = update_fields is None or bool(
+            set(update_fields) & set(self.SCHEDULE_FIELDS)
+        )
+        if touches_schedule and key != getattr(self, "_saved_schedule", None):
+            from scripts_app.services import schedule
+
+            try:
+                self.next_run_at = schedule.next_run_at(self, timezone.now())
+            except (ValueError, LookupError):  # unvalidated bad cron/zone: never fire
+                self.next_run_at = None
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "next_run_at"}
+        super().save(*args, **kwargs)
+        self._saved_schedule = key
+
     def get_absolute_url(self) -> str:
         return reverse("scripts_app:job", args=[self.slug])
 
@@ -148,6 +166,18 @@ class Job(models.Model):
     def clean(self) -> None:
         validators.validate_job_source(self)
         validators.validate_schedule_fields(self)
+
+    # Editing any of these (or enabling/disabling) re-plans next_run_at from now.
+    SCHEDULE_FIELDS = ("cron", "timezone", "start_at", "repeat_every", "enabled")
+
+    def _schedule_key(self) -> tuple:
+        return tuple(self.__dict__.get(name) for name in self.SCHEDULE_FIELDS)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        job = super().from_db(db, field_names, values)
+        job._saved_schedule = job._schedule_key()
+        return job
 
 
 class ScriptVersion(models.Model):

@@ -16,7 +16,13 @@ from rest_framework.test import APIClient
 
 from scripts_app.models import Job
 
-pytest_plugins = ["tests.services.fixtures"]
+pytest_plugins = [
+    "tests.services.fixtures",
+    "tests.services.smtp",
+    "tests.services.rabbitmq",
+    "tests.services.s3",
+    "tests.services.browser",
+]
 
 
 @pytest.fixture

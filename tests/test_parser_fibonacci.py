@@ -35,7 +35,7 @@ def test_output_txt_lists_the_sequence_up_to_n(job):
     execution = run(job, {"n": 6})
 
     lines = artifact(execution, "output.txt").decode().splitlines()
-    assert lines == ["F(0) = 0", "F(1) = 1", "F(2) = 1", "F(3) = 2", "F(4) = 3", "F(5) = 5", "F(6) = 8"]
+    assert lines == [f"F({i}) = {f}" for i, f in enumerate([0, 1, 1, 2, 3, 5, 8])]
 
 
 def test_the_largest_allowed_n_is_quick_and_writes_only_the_value(job):

@@ -273,7 +273,9 @@ class JobAdmin(admin.ModelAdmin):
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
         if isinstance(inline, RecentRunsInline) and obj is not None and obj.pk:
-            recent = obj.executions.order_by("-created_at", "-id").values("pk")[:RECENT_RUNS]
+            recent = obj.executions.order_by("-created_at", "-id").values_list("pk", flat=True)[
+                :RECENT_RUNS
+            ]
             kwargs["queryset"] = kwargs["queryset"].filter(pk__in=list(recent))
         return kwargs
 

@@ -35,3 +35,14 @@ def exception_handler(exc, context):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+def not_found(request, exception=None):
+    """``handler404``: a JSON 404 for unknown URLs under the API, Django's page elsewhere."""
+    from django.http import JsonResponse
+    from django.urls import reverse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith(reverse("api:api-root")):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

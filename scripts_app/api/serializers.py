@@ -20,7 +20,7 @@ class JSONObjectField(serializers.JSONField):
 
     default_error_messages = {
         "invalid": "Value must be valid JSON.",
-        "not_object": "Value must be a JSON object, e.g. {}.",
+        "not_object": "Value must be a JSON object (name → value).",
     }
 
     def to_internal_value(self, data):
@@ -44,7 +44,9 @@ class ArtifactSerializer(serializers.ModelSerializer):
 
 class ExecutionSerializer(serializers.ModelSerializer):
     job = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    triggered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     artifacts = ArtifactSerializer(many=True, read_only=True)
 
     class Meta:

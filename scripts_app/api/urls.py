@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -6,6 +6,22 @@ from scripts_app.api import views
 from scripts_app.api.permissions import DocsPermission
 
 app_name = "api"
+
+
+class AnyPathConverter:
+    """Like ``path`` but also matching control characters, so a bad key gets a clear 400
+    from the key check instead of a 404 from the URL resolver."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(AnyPathConverter, "anypath")
 
 router = DefaultRouter(trailing_slash=True)
 router.register("jobs", views.JobViewSet, basename="job")
@@ -22,8 +38,8 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **docs), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", **docs), name="redoc"),
     path("files/", files_list, name="files"),
-    path("files/<path:key>/info", file_info, name="file-info"),
-    path("files/<path:key>", file_detail, name="file"),
-    path("executions/<int:pk>/artifacts/<path:name>", artifact, name="execution-artifact"),
+    path("files/<anypath:key>/info", file_info, name="file-info"),
+    path("files/<anypath:key>", file_detail, name="file"),
+    path("executions/<str:pk>/artifacts/<anypath:name>", artifact, name="execution-artifact"),
     *router.urls,
 ]

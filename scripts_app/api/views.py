@@ -44,8 +44,14 @@ LOG_PAGE_BYTES = 1024 * 1024
 NEXT_OFFSET_HEADER = "X-Log-Next-Offset"
 COMPLETE_HEADER = "X-Log-Complete"
 
+BAD_INPUT = {
+    "type": "object",
+    "description": "`detail`, or one list of messages per offending field.",
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {},
+}
 ERRORS = {
-    400: OpenApiResponse(DetailSerializer, description="Bad input"),
+    400: OpenApiResponse(BAD_INPUT, description="Bad input"),
     401: OpenApiResponse(DetailSerializer, description="Not authenticated"),
     403: OpenApiResponse(DetailSerializer, description="Missing permission"),
     404: OpenApiResponse(DetailSerializer, description="Not found"),
@@ -137,7 +143,6 @@ class JobViewSet(viewsets.ModelViewSet):
     serializer_class = JobSerializer
     queryset = Job.objects.prefetch_related("versions")
     lookup_field = "slug"
-    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     permission_classes = [ModelPermissions]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
@@ -268,7 +273,6 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Execution.objects.select_related("job", "triggered_by").prefetch_related("artifacts")
     permission_classes = [ModelPermissions]
     pagination_class = NewestFirstPagination
-    lookup_value_regex = r"[0-9]+"
 
     def get_renderers(self):
         if getattr(self, "action", None) == "artifact":  # a download: any Accept header

@@ -1,16 +1,26 @@
-"""Loading the demo jobs described by ``parsers/demo_jobs.json``."""
+"""Loading the demo jobs described by ``parsers/demo_jobs.json``.
+
+A spec is a Job's fields, plus an optional ``"secrets"`` map of secret name → source,
+filled in from the server's own configuration when the job is created. The one source
+is ``"database_url"``: the server's database as a URL, for the backup job. The script
+then reaches the database through that declared secret, never the server's environment.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from scripts_app.models import Job
 
 DEMO_FILE = "demo_jobs.json"
+# Django's PostgreSQL OPTIONS that mean the same to pg_dump, passed on in the URL.
+LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout")
 
 
 def demo_specs(parsers_dir: Path | None = None) -> list[dict]:
@@ -18,19 +28,80 @@ def demo_specs(parsers_dir: Path | None = None) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def database_url(alias: str = DEFAULT_DB_ALIAS) -> str:
+    """The database Django uses for ``alias``, as a ``postgres://`` or ``sqlite:///`` URL."""
+    return url_for(connections[alias].settings_dict)
+
+
+def url_for(conf: dict) -> str:
+    """A DATABASES entry as a URL (the inverse of ``parseq.env.database_from_url``)."""
+    engine = conf["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        return "sqlite:///" + str(Path(conf["NAME"]).resolve())
+    if engine not in ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"):
+        raise ValueError(f"no backup URL for the database engine {engine}")
+    user = quote(conf.get("USER") or "", safe="")
+    password = quote(conf.get("PASSWORD") or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = conf.get("HOST") or ""
+    query = {}
+    if host.startswith("/"):  # a Unix-socket directory goes in the query
+        query["host"], host = host, ""
+    elif ":" in host:
+        host = f"[{host}]"
+    port = f":{conf['PORT']}" if conf.get("PORT") else ""
+    options = conf.get("OPTIONS") or {}
+    query.update({key: str(options[key]) for key in LIBPQ_OPTIONS if key in options})
+    name = quote(conf["NAME"], safe="")
+    suffix = f"?{urlencode(query)}" if query else ""
+    return f"postgres://{credentials}{host}{port}/{name}{suffix}"
+
+
+SECRET_SOURCES = {"database_url": database_url}
+
+
+class DemoLoad(NamedTuple):
+    created: list[str]
+    kept: list[str]
+    skipped: dict[str, str]  # slug → why it could not be set up here
+
+
+def _secret_values(slug: str, wanted: dict[str, str]) -> dict[str, str]:
+    """Name → value of the secrets a spec asks for; ValueError when one cannot be made."""
+    values = {}
+    for name, source in wanted.items():
+        if source not in SECRET_SOURCES:
+            raise ValueError(f"{slug}: unknown secret source {source!r} for {name}")
+        values[name] = SECRET_SOURCES[source]()
+    return values
+
+
 @transaction.atomic
-def load_demo_jobs(parsers_dir: Path | None = None) -> tuple[list[str], list[str]]:
+def load_demo_jobs(parsers_dir: Path | None = None) -> DemoLoad:
     """Create the demo jobs that do not exist yet; never touch ones that do.
 
-    Returns (created slugs, kept slugs), so running it twice changes nothing.
+    Returns the created and kept slugs, so running it twice changes nothing, and the
+    ones skipped because this server cannot provide their secrets (e.g. the backup job
+    on a database engine it cannot dump).
     """
-    created, kept = [], []
+    from scripts_app.services.secrets import set_secret
+
+    result = DemoLoad([], [], {})
     for spec in demo_specs(parsers_dir):
-        if Job.objects.filter(slug=spec["slug"]).exists():
-            kept.append(spec["slug"])
+        fields = dict(spec)
+        slug = fields["slug"]
+        if Job.objects.filter(slug=slug).exists():
+            result.kept.append(slug)
             continue
-        job = Job(**spec)
+        try:
+            secret_values = _secret_values(slug, fields.pop("secrets", {}))
+        except ValueError as exc:
+            result.skipped[slug] = str(exc)
+            continue
+        job = Job(**fields)
         job.full_clean()
         job.save()
-        created.append(job.slug)
-    return created, kept
+        for name, value in secret_values.items():
+            set_secret(job, name, value)
+        result.created.append(slug)
+    return result

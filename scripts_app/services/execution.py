@@ -24,7 +24,17 @@ from scripts_app.errors import ParseqError
 from scripts_app.models import Execution, Status
 from scripts_app.runner.process import ProcessOutcome, ProcessSpec, run_process
 from scripts_app.runner.workspace import Workspace, clean_env, workspace
-from scripts_app.services import files, spool, state, storage
+from scripts_app.services import (
+    concurrency,
+    files,
+    followups,
+    limits,
+    masking,
+    secrets,
+    spool,
+    state,
+    storage,
+)
 from scripts_app.services.logs import ChunkPublisher
 from scripts_app.services.resilience import reset_connection, retry_db
 
@@ -85,8 +95,10 @@ def execute(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -
         # Stay queued: the scheduler re-sends it to a worker that is not stopping.
         logger.info("worker is shutting down; execution %s left queued", execution_id)
         return None
-    if not retry_db(state.claim, execution_id, worker_id(), what=f"claim {execution_id}"):
-        logger.info("execution %s is not queued any more; message ignored", execution_id)
+    # The claim also enforces the concurrency caps and retry backoff; a run that
+    # does not fit yet stays queued and is sent again when a slot frees.
+    if not retry_db(concurrency.claim, execution_id, worker_id(), what=f"claim {execution_id}"):
+        logger.info("execution %s is not claimable now; message ignored", execution_id)
         return None
     execution = retry_db(
         Execution.objects.select_related("job", "script_version").get,
@@ -95,9 +107,24 @@ def execute(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -
     )
     job = execution.job
     base = settings.PARSEQ_WORK_DIR
+    run_limits = limits.for_job(job)
+    try:
+        secret_vars, unreadable = secrets.secret_env(job), ""
+    except secrets.SecretUnreadable as exc:
+        secret_vars, unreadable = {}, str(exc)
+    masker = secrets.masker_for(secret_vars)
     with workspace(base, prefix=f"run-{execution_id}-") as ws:
-        outcome = _run_in(ws, execution, echo)
+        if unreadable:
+            outcome = ProcessOutcome(exit_code=None, stop_reason=unreadable)
+        else:
+            outcome = _run_in(ws, execution, echo, secret_vars, masker, run_limits)
         verdict = judge(outcome, ws, execution)
+        breach = limits.breach_after_exit(outcome, ws, run_limits)
+        if breach and verdict.status in (Status.SUCCEEDED, Status.FAILED):
+            verdict = Verdict(Status.FAILED, breach, exit_code=verdict.exit_code)
+        if breach == run_limits.output_message:
+            limits.discard_outputs(ws)
+        masking.mask_file(ws.log_file, masker)
         try:
             fields = retry_db(storage.store_outputs, execution, ws, what=f"store {execution_id}")
         except spool.STORAGE_ERRORS as exc:
@@ -107,19 +134,30 @@ def execute(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -
             verdict.error = "\n".join(filter(None, [verdict.error, spool.note(exc, kept)]))
     fields.update(
         exit_code=verdict.exit_code,
-        result=verdict.result,
-        error=verdict.error[:2000],
+        result=masker.json(verdict.result),
+        error=masker.text(verdict.error)[:2000],
         pid=outcome.pid,
     )
-    retry_db(state.finish, execution_id, verdict.status, what=f"finish {execution_id}", **fields)
+    finished = retry_db(
+        state.finish, execution_id, verdict.status, what=f"finish {execution_id}", **fields
+    )
     execution = retry_db(
         Execution.objects.select_related("job").get, pk=execution_id, what="reload"
     )
     logger.info("execution %s of %s ended %s", execution_id, job.slug, execution.status)
+    if finished:  # retry, e-mail, next waiting run: only after the final status is written
+        followups.after_final(execution)
     return execution
 
 
-def _run_in(ws: Workspace, execution: Execution, echo) -> ProcessOutcome:
+def _run_in(
+    ws: Workspace,
+    execution: Execution,
+    echo,
+    secret_vars: dict[str, str],
+    masker: masking.Masker,
+    run_limits: limits.Limits,
+) -> ProcessOutcome:
     job = execution.job
     with execution.script_version.file.open("rb") as src:
         ws.script.write_bytes(src.read())
@@ -131,24 +169,26 @@ def _run_in(ws: Workspace, execution: Execution, echo) -> ProcessOutcome:
     files.result_dir(ws.root).mkdir(exist_ok=True)
     run_vars = {
         **(job.env or {}),
+        **secret_vars,
+        **run_limits.process_env(),
         "PARSEQ_RUN_ID": str(execution.pk),
         "PARSEQ_JOB": job.slug,
         "PARSEQ_RESULT_FILES_DIR": str(files.result_dir(ws.root)),
     }
-    if job.memory_limit_mb:
-        run_vars["PARSEQ_LIMIT_MEMORY_BYTES"] = str(job.memory_limit_mb * 1024 * 1024)
-    if job.cpu_time_limit:
-        run_vars["PARSEQ_LIMIT_CPU_SECONDS"] = str(job.cpu_time_limit)
     spec = ProcessSpec(
         script=ws.script,
         workdir=ws.root,
         env=clean_env(ws, run_vars),
         timeout=job.timeout or settings.PARSEQ_DEFAULT_TIMEOUT,
         grace=settings.PARSEQ_KILL_GRACE,
-        log_limit=job.log_limit_bytes or settings.PARSEQ_LOG_LIMIT_BYTES,
+        log_limit=run_limits.log_bytes,
         tick_seconds=settings.PARSEQ_HEARTBEAT_SECONDS,
     )
-    publisher = ChunkPublisher(execution.pk, ws.log_file)
+    if masker:  # secrets never reach the live log either, even split across chunks
+        publisher = masking.MaskingChunkPublisher(execution.pk, ws.log_file, masker)
+    else:
+        publisher = ChunkPublisher(execution.pk, ws.log_file)
+    echo, flush_echo = masking.masked_echo(echo, masker)
 
     def on_start(pid: int) -> None:
         retry_db(Execution.objects.filter(pk=execution.pk).update, pid=pid, what="record pid")
@@ -168,9 +208,12 @@ def _run_in(ws: Workspace, execution: Execution, echo) -> ProcessOutcome:
             logger.warning("execution %s: heartbeat skipped: %s", execution.pk, exc)
             reset_connection()
             return None
-        return "cancelled" if cancel else None
+        if cancel:
+            return "cancelled"
+        return limits.breach_while_running(ws, run_limits)
 
     outcome = run_process(spec, ws.log_file, on_start=on_start, on_tick=on_tick, echo=echo)
+    flush_echo()
     try:  # files left in results/ become keys runs/<id>/<name> of the file storage API
         files.store_results(execution.pk, ws.root)
     except Exception as exc:  # any storage backend error: the run cannot hand its keys back

@@ -95,7 +95,7 @@ def validate_prefix(prefix: str | None) -> str:
     """An upload prefix without surrounding slashes ('' for none)."""
     if prefix in (None, ""):
         return ""
-    prefix = prefix.strip("/") if isinstance(prefix, str) else prefix
+    prefix = prefix.rstrip("/") if isinstance(prefix, str) else prefix
     _check_path(prefix, "prefix")
     return prefix
 

@@ -114,7 +114,9 @@ def build_message(execution: Execution) -> EmailMessage:
                 attachments.append((artifact.name, handle.read(), artifact.content_type))
             room -= artifact.size
         else:
-            linked.append(f"  {artifact.name} ({artifact.size:,} bytes): {artifact_url(execution, artifact.name)}")
+            linked.append(
+                f"  {artifact.name} ({artifact.size:,} bytes): {artifact_url(execution, artifact.name)}"
+            )
     if attachments:
         lines += ["Attached: " + ", ".join(name for name, _, _ in attachments)]
     if linked:

@@ -11,22 +11,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scripts_app.models import Execution, Status
-from scripts_app.services import state
+from scripts_app.services import concurrency, followups, state
 
 logger = logging.getLogger(__name__)
 WORKER_LOST = "worker lost: no heartbeat for {seconds} s"
 
 
 def runnable_queued_ids(limit: int = 100) -> list[tuple[int, str]]:
-    """Oldest queued runs whose retry backoff (if any) has passed."""
-    now = timezone.now()
-    rows = (
-        Execution.objects.filter(status=Status.QUEUED)
-        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-        .order_by("created_at", "id")
-        .values_list("id", "queue")[:limit]
-    )
-    return list(rows)
+    """Oldest queued runs whose retry backoff (if any) has passed and that fit the
+    concurrency caps now: a run waiting for a slot is not sent over and over."""
+    return concurrency.startable(limit)
 
 
 def resend_stale_queued(older_than: timedelta | None = None) -> int:
@@ -47,8 +41,11 @@ def resend_stale_queued(older_than: timedelta | None = None) -> int:
         .order_by("created_at", "id")
         .values_list("id", "queue")[:500]
     )
+    fits = {pk for pk, _ in concurrency.startable(limit=concurrency.SCAN)}
     count = 0
     for execution_id, queue in stale:
+        if execution_id not in fits:  # waiting for a slot: sent when one frees
+            continue
         try:
             send(execution_id, queue)
         except Exception as exc:  # broker still down: the next tick tries again
@@ -74,4 +71,6 @@ def reap_lost_runs(stale_after: timedelta | None = None) -> list[int]:
         ):
             reaped.append(execution_id)
             logger.warning("execution %s: %s", execution_id, message)
+            # A worker-lost run is retried (and mailed about) like any failed run.
+            followups.after_final(Execution.objects.select_related("job").get(pk=execution_id))
     return reaped

@@ -51,5 +51,7 @@ def delete_job(job: Job) -> None:
             "(or disable the job to keep its history)."
         )
     names = stored_names(locked)
+    # Runs first: they PROTECT the script versions that the job's own delete cascades to.
+    Execution.objects.filter(job=locked).delete()
     locked.delete()
     transaction.on_commit(lambda: _delete_files(names))

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -240,7 +241,7 @@ def resolve(wall: datetime, tz: tzinfo) -> FireTime:
 
 
 def kind(job: Any) -> str:
-    """"cron", "interval", "once" or "" (not scheduled)."""
+    """The schedule's kind: "cron", "interval", "once", or "" when not scheduled."""
     if job.cron:
         return "cron"
     if job.start_at and job.repeat_every:
@@ -269,6 +270,8 @@ def interval_fire_times(
     start: datetime, every: timedelta, tz: tzinfo, after: datetime
 ) -> Iterator[FireTime]:
     """``start + k * every`` (k ≥ 0) strictly after ``after``: arithmetic, so no drift."""
+    # In UTC: Python adds a timedelta to a zoned datetime in wall-clock time.
+    start = start.astimezone(UTC)
     k = 0 if after < start else (after - start) // every + 1
     while True:
         utc = (start + k * every).astimezone(UTC)
@@ -373,11 +376,17 @@ def plan(
     if misfire_policy == "catch_up":
         run_late = set(late[-catch_up_limit:]) if catch_up_limit > 0 else set()
         for slot in late:
-            reason = "" if slot in run_late else f"missed; beyond the catch-up limit of {catch_up_limit}"
+            reason = (
+                "" if slot in run_late else f"missed; beyond the catch-up limit of {catch_up_limit}"
+            )
             decisions.append(Decision(slot, slot in run_late, reason))
     elif misfire_policy == "skip":
         decisions += [
-            Decision(slot, False, f"missed: due {_late_by(now - slot)} before the scheduler ran (misfire policy skip)")
+            Decision(
+                slot,
+                False,
+                f"missed: due {_late_by(now - slot)} before the scheduler ran (misfire policy skip)",
+            )
             for slot in late
         ]
     else:  # coalesce
@@ -427,7 +436,7 @@ def _every(delta: timedelta) -> str:
 
 
 def _names(field: str, names: list[str], offset: int) -> str | None:
-    """"1-5" → "Monday–Friday", "1,3" → "Monday and Wednesday"; None if not that simple."""
+    """ "1-5" → "Monday–Friday", "1,3" → "Monday and Wednesday"; None if not that simple."""
     items = []
     for item in field.split(","):
         bounds = item.split("-")
@@ -442,7 +451,9 @@ def describe_cron(expression: str, tz_name: str) -> str:
     minute, hour, dom, month, dow = normalize_cron(expression).split()
     if minute.isdigit() and all(h.isdigit() for h in hour.split(",")):
         times = [f"{int(h):02d}:{int(minute):02d}" for h in hour.split(",")]
-        text = "At " + (times[0] if len(times) == 1 else ", ".join(times[:-1]) + " and " + times[-1])
+        text = "At " + (
+            times[0] if len(times) == 1 else ", ".join(times[:-1]) + " and " + times[-1]
+        )
     elif minute == "*" and hour == "*":
         text = "Every minute"
     elif minute.startswith("*/") and hour == "*":

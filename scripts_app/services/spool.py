@@ -28,9 +28,15 @@ logger = logging.getLogger(__name__)
 PENDING_NOTE = "outputs not stored yet"
 
 try:  # S3 errors, when django-storages' S3 backend is in use
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
-    STORAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, BotoCoreError, ClientError)
+    STORAGE_ERRORS: tuple[type[BaseException], ...] = (
+        OSError,
+        Boto3Error,
+        BotoCoreError,
+        ClientError,
+    )
 except ImportError:  # pragma: no cover - boto3 is a runtime dependency
     STORAGE_ERRORS = (OSError,)
 

@@ -7,8 +7,10 @@ class Command(BaseCommand):
     help = "Create the demo jobs from parsers/demo_jobs.json (idempotent)."
 
     def handle(self, *args, **options):
-        created, kept = load_demo_jobs()
-        for slug in created:
+        loaded = load_demo_jobs()
+        for slug in loaded.created:
             self.stdout.write(f"created demo job {slug}")
-        if kept:
-            self.stdout.write(f"already present: {', '.join(kept)}")
+        if loaded.kept:
+            self.stdout.write(f"already present: {', '.join(loaded.kept)}")
+        for slug, reason in loaded.skipped.items():
+            self.stderr.write(f"skipped demo job {slug}: {reason}")

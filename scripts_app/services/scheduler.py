@@ -1,0 +1,296 @@
+"""The scheduler's tick, as a list of small steps; ``runscheduler`` runs it in a loop.
+
+Each step does one unit of work and is safe to run from several schedulers at
+once: due jobs are claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL)
+plus a conditional UPDATE of ``next_run_at`` (every database), and the unique
+constraint ``one_execution_per_slot`` turns a duplicate slot into nothing.
+
+The clock is a parameter (``tick(now=…)``), so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from scripts_app.errors import InvalidParams, JobNotRunnable
+from scripts_app.models import ACTIVE_STATUSES, Execution, Job, OverlapPolicy, Status, Trigger
+from scripts_app.services import dispatch, notify, recovery, retention, schedule
+
+logger = logging.getLogger("scripts_app.scheduler")
+
+
+def _setting(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def misfire_grace() -> timedelta:
+    """A slot later than this when the scheduler gets to it counts as missed."""
+    return timedelta(seconds=_setting("PARSEQ_MISFIRE_GRACE_SECONDS", 60))
+
+
+def catch_up_limit() -> int:
+    """How many missed slots a ``catch_up`` job runs after downtime (the latest ones)."""
+    return _setting("PARSEQ_CATCH_UP_LIMIT", 10)
+
+
+def missed_rows_limit() -> int:
+    """How many missed slots of one job are recorded one by one after long downtime."""
+    return _setting("PARSEQ_MISSED_ROWS_LIMIT", 100)
+
+
+def batch_size() -> int:
+    return _setting("PARSEQ_SCHEDULER_BATCH", 200)
+
+
+@dataclass
+class Fired:
+    """What one step of firing did: counts for logs, tests and the benchmark."""
+
+    jobs: int = 0
+    runs: int = 0
+    skipped: int = 0
+
+    def add(self, other: Fired) -> None:
+        self.jobs += other.jobs
+        self.runs += other.runs
+        self.skipped += other.skipped
+
+
+# ---------------------------------------------------------------- queries
+
+
+def next_due() -> datetime | None:
+    """The earliest ``next_run_at`` of an enabled job: the idle loop's only query,
+    an index-only read of ``job_due_idx``."""
+    return (
+        Job.objects.filter(enabled=True, next_run_at__isnull=False)
+        .order_by("next_run_at")
+        .values_list("next_run_at", flat=True)
+        .first()
+    )
+
+
+def due_jobs(now: datetime):
+    return Job.objects.filter(enabled=True, next_run_at__isnull=False, next_run_at__lte=now)
+
+
+# ---------------------------------------------------------------- firing
+
+
+def skipped_row(job: Job, slot: datetime, reason: str) -> Execution:
+    now = timezone.now()
+    return Execution(
+        job=job,
+        status=Status.SKIPPED,
+        trigger=Trigger.SCHEDULE,
+        scheduled_for=slot,
+        queue=job.queue,
+        params=job.default_params or {},
+        error=reason,
+        created_at=now,
+        finished_at=now,
+    )
+
+
+def start_run(job: Job, slot: datetime) -> Execution | None:
+    """Record the run of ``slot`` and send it after commit; None if the slot already
+    has an execution (another scheduler, or a replayed ``next_run_at``)."""
+    try:
+        return dispatch.trigger(job, trigger=Trigger.SCHEDULE, scheduled_for=slot)
+    except IntegrityError:
+        return None
+    except (JobNotRunnable, InvalidParams) as exc:
+        # The slot happened but cannot run: a visible failed row, not a silent gap.
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                return Execution.objects.create(
+                    job=job,
+                    status=Status.FAILED,
+                    trigger=Trigger.SCHEDULE,
+                    scheduled_for=slot,
+                    queue=job.queue,
+                    error=f"could not start: {exc}",
+                    finished_at=now,
+                )
+        except IntegrityError:
+            return None
+
+
+def fire_job(job: Job, now: datetime, active: dict[int, int], skipped: list[Execution]) -> Fired:
+    """Record every due slot of a claimed ``job`` and advance its ``next_run_at``.
+
+    ``active`` maps job id → an unfinished execution (for the overlap policy);
+    skipped rows are appended to ``skipped`` for one bulk insert per batch.
+    """
+    planned = job.next_run_at
+    try:
+        slots, omitted = schedule.due_slots(job, planned, now, missed_rows_limit())
+        # From the last *planned* slot, never from now: no drift, and every slot up
+        # to now was just handled, so the next one is in the future.
+        following = schedule.next_fire(job, slots[-1])
+    except (ValueError, LookupError) as exc:  # a cron/zone saved around the validator
+        logger.error("%s: schedule unusable (%s); not scheduling it", job.slug, exc)
+        Job.objects.filter(pk=job.pk, next_run_at=planned).update(next_run_at=None)
+        return Fired()
+    claimed = Job.objects.filter(pk=job.pk, enabled=True, next_run_at=planned).update(
+        next_run_at=following
+    )
+    if not claimed:  # another scheduler advanced it first (databases without row locks)
+        return Fired()
+    decisions = schedule.plan(
+        slots,
+        now,
+        misfire_policy=job.misfire_policy,
+        grace=misfire_grace(),
+        catch_up_limit=catch_up_limit(),
+        omitted=omitted,
+    )
+    fired = Fired(jobs=1)
+    for decision in decisions:
+        if not decision.run:
+            reason = decision.reason
+        elif job.overlap_policy == OverlapPolicy.SKIP and job.pk in active:
+            reason = f"overlap: run #{active[job.pk]} has not finished (overlap policy skip)"
+        else:
+            if execution := start_run(job, decision.slot):
+                active[job.pk] = execution.pk
+                fired.runs += 1
+            continue
+        skipped.append(skipped_row(job, decision.slot, reason))
+        fired.skipped += 1
+    if fired.skipped:
+        logger.info(
+            "%s: %d run(s), %d skipped; next at %s", job.slug, fired.runs, fired.skipped, following
+        )
+    return fired
+
+
+def active_runs(jobs: list[Job]) -> dict[int, int]:
+    """job id → one unfinished execution, for the jobs whose overlap policy is skip."""
+    ids = [job.pk for job in jobs if job.overlap_policy == OverlapPolicy.SKIP]
+    if not ids:
+        return {}
+    rows = Execution.objects.filter(job_id__in=ids, status__in=ACTIVE_STATUSES)
+    return dict(rows.values_list("job_id", "id"))
+
+
+def fire_due_batch(now: datetime, limit: int | None = None) -> Fired:
+    """One unit of work: claim up to ``limit`` due jobs no other scheduler holds and
+    fire them, in one transaction. Messages go out after it commits."""
+    fired = Fired()
+    with transaction.atomic():
+        claim = due_jobs(now).order_by("next_run_at", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            claim = claim.select_for_update(skip_locked=True)
+        jobs = list(claim[: limit or batch_size()])
+        if not jobs:
+            return fired
+        active = active_runs(jobs)
+        skipped: list[Execution] = []
+        for job in jobs:
+            fired.add(fire_job(job, now, active, skipped))
+        # ON CONFLICT DO NOTHING: a slot someone already recorded stays as it is.
+        Execution.objects.bulk_create(skipped, ignore_conflicts=True)
+    return fired
+
+
+def fire_due(now: datetime) -> Fired:
+    """Fire batches until no unclaimed due job is left."""
+    total = Fired()
+    size = batch_size()
+    while True:
+        fired = fire_due_batch(now, size)
+        total.add(fired)
+        if fired.jobs < size:
+            return total
+
+
+# ---------------------------------------------------------------- the tick
+
+
+def resend_stale(now: datetime) -> int:
+    return recovery.resend_stale_queued()
+
+
+def reap_lost(now: datetime) -> list[int]:
+    return recovery.reap_lost_runs()
+
+
+def retry_notifications(now: datetime) -> int:
+    """Re-send run e-mails that failed while the mail server was down."""
+    return notify.retry_pending(now)
+
+
+def purge_old_runs(now: datetime) -> int:
+    """Once a day, delete runs older than PARSEQ_RETENTION_DAYS (0: never)."""
+    return retention.purge_step()
+
+
+# Each step takes the tick's ``now``; append more.
+STEPS: list[Callable[[datetime], Any]] = [
+    fire_due,
+    resend_stale,
+    reap_lost,
+    retry_notifications,
+    purge_old_runs,
+]
+
+
+def tick(now: datetime | None = None) -> dict[str, Any]:
+    """Run every step once; returns each step's result by name."""
+    now = now or timezone.now()
+    return {step.__name__: step(now) for step in STEPS}
+
+
+def run(
+    stop: threading.Event,
+    *,
+    clock: Callable[[], datetime] = timezone.now,
+    poll: float = 1.0,
+    housekeeping: float = 5.0,
+) -> None:
+    """Tick whenever a job is due (and every ``housekeeping`` seconds), until ``stop``.
+
+    Between ticks it sleeps until the next due time but at most ``poll`` seconds,
+    re-reading the earliest ``next_run_at`` (one indexed query), so an admin edit
+    that moves a job earlier is noticed within ``poll``.
+    """
+    last_tick = float("-inf")
+    failures = 0
+    while not stop.is_set():
+        try:
+            now = clock()
+            due = next_due()
+            if (due is not None and due <= now) or time.monotonic() - last_tick >= housekeeping:
+                results = tick(now)
+                last_tick = time.monotonic()
+                fired = results["fire_due"]
+                if fired.jobs:
+                    logger.info(
+                        "fired %d job(s): %d run(s), %d skipped",
+                        fired.jobs,
+                        fired.runs,
+                        fired.skipped,
+                    )
+                due = next_due()
+            failures = 0
+            wait = poll if due is None else (due - clock()).total_seconds()
+        except Exception:
+            # The loop outlives a database restart or a bad row; the next pass retries.
+            failures += 1
+            logger.exception("scheduler tick failed (%d in a row)", failures)
+            connection.close()
+            wait = min(30.0, poll * 2**failures)
+        # Never a hot loop: a due job another scheduler holds is retried shortly.
+        stop.wait(wait if failures else max(0.01, min(wait, poll)))
