@@ -89,12 +89,36 @@ def test_a_worker_runs_capped_runs_one_after_another_oldest_first(make_job, work
     job = make_job("import time\ndef main(data):\n    time.sleep(0.3)\n", max_concurrency=1)
     runs = [dispatch.trigger(job, trigger=Trigger.API) for _ in range(3)]
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and Execution.objects.filter(
-        job=job, status__in=[Status.QUEUED, Status.RUNNING]
-    ).exists():
+    while (
+        time.monotonic() < deadline
+        and Execution.objects.filter(job=job, status__in=[Status.QUEUED, Status.RUNNING]).exists()
+    ):
         assert Execution.objects.filter(job=job, status=Status.RUNNING).count() <= 1
         time.sleep(0.02)
     done = [Execution.objects.get(pk=r.pk) for r in runs]
     assert [r.status for r in done] == [Status.SUCCEEDED] * 3
     for earlier, later in zip(done, done[1:], strict=False):
         assert later.started_at >= earlier.finished_at
+
+
+def test_a_foreground_cli_run_waits_for_a_free_slot(make_job, transactional_db):
+    import threading
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    job = make_job(max_concurrency=1)
+    busy = queued(job)[0]
+    concurrency.claim(busy.pk, "elsewhere")
+
+    def free_the_slot():
+        Execution.objects.filter(pk=busy.pk).update(status=Status.SUCCEEDED)
+        connection.close()
+
+    timer = threading.Timer(1.5, free_the_slot)
+    timer.start()
+    started = time.monotonic()
+    call_command("runjob", job.slug)  # exits 1 (SystemExit) unless the run succeeded
+    timer.join()
+    assert time.monotonic() - started >= 1.5
+    assert Execution.objects.exclude(pk=busy.pk).get().status == Status.SUCCEEDED

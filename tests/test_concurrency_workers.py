@@ -46,7 +46,15 @@ def start_workers(database_url, settings, tmp_path):
             log = tmp_path / f"worker-{n}.log"
             with log.open("wb") as out:
                 proc = subprocess.Popen(
-                    [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
+                    [
+                        sys.executable,
+                        "manage.py",
+                        "rundramatiq",
+                        "--processes",
+                        "1",
+                        "--threads",
+                        "2",
+                    ],
                     cwd=ROOT,
                     env=env,
                     stdout=out,
@@ -79,7 +87,9 @@ def start_workers(database_url, settings, tmp_path):
 def test_three_workers_with_a_cap_of_two_never_run_three(make_job, start_workers):
     logs = start_workers(3, PARSEQ_MAX_RUNNING="2")
     job = make_job("import time\ndef main(data):\n    time.sleep(0.7)\n    return data\n")
-    runs = [dispatch.trigger(job, params={"n": n}, trigger=Trigger.API, send=False) for n in range(10)]
+    runs = [
+        dispatch.trigger(job, params={"n": n}, trigger=Trigger.API, send=False) for n in range(10)
+    ]
     most = 0
     deadline = time.monotonic() + 120
     while Execution.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]).exists():

@@ -46,7 +46,9 @@ def test_job_limits_fall_back_to_the_settings_and_zero_means_none(make_job, sett
 
 
 def test_too_much_memory_fails_naming_the_memory_limit(make_job):
-    job = make_job("def main(data):\n    return len(bytearray(600 * 1024 * 1024))\n", memory_limit_mb=200)
+    job = make_job(
+        "def main(data):\n    return len(bytearray(600 * 1024 * 1024))\n", memory_limit_mb=200
+    )
     run = run_now(job)
     assert run.status == Status.FAILED
     assert run.error == "memory limit exceeded (200 MB address space)"

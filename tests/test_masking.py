@@ -3,7 +3,7 @@
 import pytest
 
 from scripts_app.models import Execution, LogChunk, Trigger
-from scripts_app.services.masking import MaskingChunkPublisher, Masker, mask_file
+from scripts_app.services.masking import Masker, MaskingChunkPublisher, mask_file
 
 SECRET = "hunter2-s3cr3t"
 

@@ -53,7 +53,7 @@ def test_a_failure_mail_names_job_status_duration_error_and_link(make_job, smtp_
     assert "Status: Failed" in body
     assert "Duration: " in body and " s" in body
     assert "RuntimeError: source unreachable" in body
-    assert f"https://parseq.example.com/" in body and str(run.pk) in body
+    assert "https://parseq.example.com/" in body and str(run.pk) in body
     run.refresh_from_db()
     assert run.notified_at is not None and run.notify_attempts == 1
 
@@ -132,3 +132,14 @@ def test_it_gives_up_after_the_last_attempt(make_job, smtp_server, settings):
     assert notify.retry_pending(later) == 0
     run = Execution.objects.get(pk=run.pk)
     assert (run.notified_at, run.notify_attempts) == (None, 2)
+
+
+def test_the_scheduler_tick_retries_pending_mail(make_job, smtp_server):
+    from scripts_app.services import scheduler
+
+    smtp_server.stop()
+    run = run_now(make_job(FAIL, notify_on=NotifyOn.FAILURE))
+    smtp_server.start()
+    result = scheduler.tick(run.finished_at + timedelta(hours=1))
+    assert result["retry_notifications"] == 1
+    assert len(smtp_server.messages) == 1

@@ -55,7 +55,7 @@ def test_the_http_trigger_answers_400_with_every_error(api, weather):
     assert not Execution.objects.exists()
 
 
-def test_the_job_page_form_reports_the_errors_and_queues_nothing(api, weather, alice):
+def test_the_job_page_form_reports_the_errors_and_queues_nothing(weather, alice):
     from django.test import Client
 
     client = Client()

@@ -1,6 +1,7 @@
 """Retention: `manage.py purgeruns --older-than 30d` deletes old finished runs with
 their logs and artifacts in storage, in batches; the scheduler step does it daily."""
 
+import os
 from datetime import timedelta
 from io import StringIO
 
@@ -23,9 +24,7 @@ def main(data):
 
 def finished_run(job, days_old: float) -> Execution:
     run = execution.execute(dispatch.trigger(job, trigger=Trigger.CLI, send=False).pk)
-    Execution.objects.filter(pk=run.pk).update(
-        created_at=timezone.now() - timedelta(days=days_old)
-    )
+    Execution.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(days=days_old))
     return Execution.objects.get(pk=run.pk)
 
 
@@ -83,8 +82,6 @@ def test_it_deletes_old_runs_with_their_log_and_artifacts(make_job, settings):
     assert not Artifact.objects.filter(execution__in=[r.pk for r in old]).exists()
     assert not LogChunk.objects.exists()
     media = settings.MEDIA_ROOT
-    import os
-
     assert not os.path.exists(os.path.join(media, "executions", str(old[0].pk)))
     assert default_storage.exists(kept.log.name)
 
@@ -116,3 +113,13 @@ def test_the_scheduler_step_purges_once_a_day_when_set(make_job, settings, monke
     finished_run(job, days_old=40)
     assert retention.purge_step() == 0  # already purged today
     assert Execution.objects.count() == 1
+
+
+def test_the_scheduler_tick_runs_the_daily_purge(make_job, settings, monkeypatch):
+    from scripts_app.services import scheduler
+
+    monkeypatch.setattr(retention, "_last_purge", None)
+    settings.PARSEQ_RETENTION_DAYS = 30
+    finished_run(make_job(OUTPUTS), days_old=40)
+    assert scheduler.tick()["purge_old_runs"] == 1
+    assert not Execution.objects.exists()

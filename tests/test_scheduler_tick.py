@@ -37,14 +37,30 @@ def test_it_fires_a_due_job_once_and_sends_it_after_commit(
         result = scheduler.tick(at(0, 3))
     assert result["fire_due"].runs == 1
     execution = every5.executions.get()
+    assert execution.sent_at is None  # nothing is sent before the commit
+    for callback in callbacks:
+        callback()
+    execution.refresh_from_db()
+    assert execution.sent_at is not None
     assert (execution.scheduled_for, execution.status, execution.trigger) == (
         at(0),
         Status.QUEUED,
         Trigger.SCHEDULE,
     )
-    assert len(callbacks) == 1
     every5.refresh_from_db()
     assert every5.next_run_at == at(5)
+
+
+def test_the_batch_path_sends_runs_of_jobs_that_ran_before(
+    every5, django_capture_on_commit_callbacks
+):
+    scheduler.tick(at(0, 1))  # the first run stores the script version
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduler.tick(at(5, 1))
+    second = every5.executions.get(scheduled_for=at(5))
+    assert second.status == Status.QUEUED
+    assert second.script_version == every5.executions.get(scheduled_for=at(0)).script_version
+    assert second.sent_at is not None
 
 
 def test_a_second_tick_in_the_same_slot_changes_nothing(every5):

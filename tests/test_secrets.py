@@ -25,7 +25,9 @@ def main(data):
 
 
 def run_now(job, **params):
-    return execution.execute(dispatch.trigger(job, params=params, trigger=Trigger.CLI, send=False).pk)
+    return execution.execute(
+        dispatch.trigger(job, params=params, trigger=Trigger.CLI, send=False).pk
+    )
 
 
 def test_it_refuses_a_malformed_or_reserved_name(make_job):

@@ -60,16 +60,19 @@ def artifacts_html(execution: Execution) -> str:
     )
 
 
+LIVE_PARTS = {
+    "status": lambda run: display.status_badge(run.status),
+    "duration": lambda run: display.format_duration(display.elapsed(run)),
+    "result": lambda run: display.pretty_json(run.result),
+    "error": lambda run: run.error or "—",
+    "exit_code": lambda run: "—" if run.exit_code is None else str(run.exit_code),
+    "artifacts": artifacts_html,
+}
+
+
 def live_fields(execution: Execution) -> dict[str, str]:
     """The parts of the execution page the log tail refreshes, as HTML."""
-    return {
-        "status": display.status_badge(execution.status),
-        "duration": display.format_duration(display.elapsed(execution)),
-        "result": display.pretty_json(execution.result),
-        "error": execution.error or "—",
-        "exit_code": "—" if execution.exit_code is None else str(execution.exit_code),
-        "artifacts": artifacts_html(execution),
-    }
+    return {key: render(execution) for key, render in LIVE_PARTS.items()}
 
 
 @admin.register(Execution)
@@ -177,7 +180,7 @@ class ExecutionAdmin(admin.ModelAdmin):
         return display.pretty_json(execution.params)
 
     def _live(self, execution, key: str):
-        return format_html('<div id="parseq-{}">{}</div>', key, live_fields(execution)[key])
+        return format_html('<div id="parseq-{}">{}</div>', key, LIVE_PARTS[key](execution))
 
     @admin.display(description="Status")
     def live_status(self, execution):

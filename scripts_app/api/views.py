@@ -311,8 +311,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], permission_classes=[CanRunJob])
     def cancel(self, request, pk=None):
-        execution = get_object_or_404(Execution, pk=pk)
-        execution = control.cancel(execution)
+        execution = control.cancel(self.get_object())
         return Response(self.get_serializer(execution).data)
 
     @extend_schema(

@@ -36,7 +36,7 @@ from scripts_app.services import (
     storage,
 )
 from scripts_app.services.logs import ChunkPublisher
-from scripts_app.services.resilience import reset_connection, retry_db
+from scripts_app.services.resilience import heartbeat_while, reset_connection, retry_db
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,10 @@ def execute(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -
             limits.discard_outputs(ws)
         masking.mask_file(ws.log_file, masker)
         try:
-            fields = retry_db(storage.store_outputs, execution, ws, what=f"store {execution_id}")
+            with heartbeat_while(execution_id):
+                fields = retry_db(
+                    storage.store_outputs, execution, ws, what=f"store {execution_id}"
+                )
         except spool.STORAGE_ERRORS as exc:
             kept = spool.keep(execution_id, ws)
             logger.error("execution %s: outputs kept in %s: %s", execution_id, kept, exc)

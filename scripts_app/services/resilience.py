@@ -9,12 +9,15 @@ an idempotent upsert, so a retry after an ambiguous failure changes nothing twic
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,3 +59,35 @@ def retry_db(
             reset_connection()
             sleep(delay)
             delay = min(delay * 2, MAX_DELAY)
+
+
+@contextmanager
+def heartbeat_while(execution_id: int, every: float | None = None) -> Iterator[None]:
+    """Keep a running execution's heartbeat fresh during slow work outside the
+    supervisor loop (uploading outputs, waiting for storage), so the reaper does
+    not take a live run for a lost one."""
+    from scripts_app.models import Execution, Status
+
+    interval = settings.PARSEQ_HEARTBEAT_SECONDS if every is None else every
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval):
+                try:
+                    Execution.objects.filter(pk=execution_id, status=Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError as exc:
+                    logger.warning("execution %s: heartbeat skipped: %s", execution_id, exc)
+                    reset_connection()
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"parseq-heartbeat-{execution_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -10,11 +10,12 @@ The clock is a parameter (``tick(now=…)``), so tests never sleep.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,8 +24,16 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from scripts_app.errors import InvalidParams, JobNotRunnable
-from scripts_app.models import ACTIVE_STATUSES, Execution, Job, OverlapPolicy, Status, Trigger
-from scripts_app.services import dispatch, notify, recovery, retention, schedule
+from scripts_app.models import (
+    ACTIVE_STATUSES,
+    Execution,
+    Job,
+    OverlapPolicy,
+    ScriptVersion,
+    Status,
+    Trigger,
+)
+from scripts_app.services import dispatch, notify, recovery, retention, schedule, scripts
 
 logger = logging.getLogger("scripts_app.scheduler")
 
@@ -127,12 +136,20 @@ def start_run(job: Job, slot: datetime) -> Execution | None:
             return None
 
 
-def fire_job(job: Job, now: datetime, active: dict[int, int], skipped: list[Execution]) -> Fired:
-    """Record every due slot of a claimed ``job`` and advance its ``next_run_at``.
+@dataclass
+class Batch:
+    """The writes of one claimed batch, done in a few statements rather than per job."""
 
-    ``active`` maps job id → an unfinished execution (for the overlap policy);
-    skipped rows are appended to ``skipped`` for one bulk insert per batch.
-    """
+    locked: bool  # rows held with FOR UPDATE: no per-job conditional claim needed
+    active: dict[int, str]
+    runs: list[tuple[Job, datetime]] = field(default_factory=list)
+    skipped: list[Execution] = field(default_factory=list)
+    advanced: list[Job] = field(default_factory=list)
+
+
+def fire_job(job: Job, now: datetime, batch: Batch) -> Fired:
+    """Plan every due slot of a claimed ``job`` into ``batch`` and advance its
+    ``next_run_at``; ``batch.active`` tracks unfinished runs for the overlap policy."""
     planned = job.next_run_at
     try:
         slots, omitted = schedule.due_slots(job, planned, now, missed_rows_limit())
@@ -143,11 +160,13 @@ def fire_job(job: Job, now: datetime, active: dict[int, int], skipped: list[Exec
         logger.error("%s: schedule unusable (%s); not scheduling it", job.slug, exc)
         Job.objects.filter(pk=job.pk, next_run_at=planned).update(next_run_at=None)
         return Fired()
-    claimed = Job.objects.filter(pk=job.pk, enabled=True, next_run_at=planned).update(
+    if batch.locked:
+        job.next_run_at = following
+        batch.advanced.append(job)
+    elif not Job.objects.filter(pk=job.pk, enabled=True, next_run_at=planned).update(
         next_run_at=following
-    )
-    if not claimed:  # another scheduler advanced it first (databases without row locks)
-        return Fired()
+    ):
+        return Fired()  # another scheduler advanced it first (no row locks here)
     decisions = schedule.plan(
         slots,
         now,
@@ -160,14 +179,14 @@ def fire_job(job: Job, now: datetime, active: dict[int, int], skipped: list[Exec
     for decision in decisions:
         if not decision.run:
             reason = decision.reason
-        elif job.overlap_policy == OverlapPolicy.SKIP and job.pk in active:
-            reason = f"overlap: run #{active[job.pk]} has not finished (overlap policy skip)"
+        elif job.overlap_policy == OverlapPolicy.SKIP and job.pk in batch.active:
+            reason = f"overlap: {batch.active[job.pk]} has not finished (overlap policy skip)"
         else:
-            if execution := start_run(job, decision.slot):
-                active[job.pk] = execution.pk
-                fired.runs += 1
+            batch.runs.append((job, decision.slot))
+            batch.active[job.pk] = f"the run for {decision.slot:%Y-%m-%d %H:%M:%S %Z}"
+            fired.runs += 1
             continue
-        skipped.append(skipped_row(job, decision.slot, reason))
+        batch.skipped.append(skipped_row(job, decision.slot, reason))
         fired.skipped += 1
     if fired.skipped:
         logger.info(
@@ -176,13 +195,81 @@ def fire_job(job: Job, now: datetime, active: dict[int, int], skipped: list[Exec
     return fired
 
 
-def active_runs(jobs: list[Job]) -> dict[int, int]:
-    """job id → one unfinished execution, for the jobs whose overlap policy is skip."""
+def active_runs(jobs: list[Job]) -> dict[int, str]:
+    """job id → an unfinished execution, for the jobs whose overlap policy is skip."""
     ids = [job.pk for job in jobs if job.overlap_policy == OverlapPolicy.SKIP]
     if not ids:
         return {}
     rows = Execution.objects.filter(job_id__in=ids, status__in=ACTIVE_STATUSES)
-    return dict(rows.values_list("job_id", "id"))
+    return {job_id: f"run #{pk}" for job_id, pk in rows.values_list("job_id", "id")}
+
+
+def start_runs(runs: list[tuple[Job, datetime]]) -> list[Execution]:
+    """Record many scheduled runs in one INSERT and send them after commit.
+
+    The rows are what ``dispatch.trigger`` writes; anything unusual (no stored
+    script version yet, bad params, a slot already recorded) goes through
+    ``start_run`` one by one instead, so the fast path never changes an outcome.
+    """
+    if not runs:
+        return []
+    known = {
+        (version.job_id, version.sha256): version
+        for version in ScriptVersion.objects.filter(job_id__in={job.pk for job, _ in runs})
+    }
+    rows, slow = [], []
+    for job, slot in runs:
+        try:
+            params = dispatch.resolve_params(job, None)
+            source, _ = scripts.read_current_source(job)
+        except (InvalidParams, JobNotRunnable):
+            slow.append((job, slot))
+            continue
+        version = known.get((job.pk, hashlib.sha256(source).hexdigest()))
+        if version is None:
+            slow.append((job, slot))
+            continue
+        rows.append(
+            Execution(
+                job=job,
+                trigger=Trigger.SCHEDULE,
+                params=params,
+                scheduled_for=slot,
+                queue=job.queue,
+                script_version=version,
+                script_sha256=version.sha256,
+            )
+        )
+    try:
+        with transaction.atomic():
+            created = Execution.objects.bulk_create(rows)
+    except IntegrityError:  # some slot is already recorded: sort it out row by row
+        created, slow = [], [(row.job, row.scheduled_for) for row in rows] + slow
+    pointers = [(execution.pk, execution.queue) for execution in created]
+    if pointers:
+        transaction.on_commit(lambda: send_all(pointers))
+    created += [execution for job, slot in slow if (execution := start_run(job, slot))]
+    return created
+
+
+def send_all(pointers: list[tuple[int, str]]) -> None:
+    """Publish the messages, then mark them sent in one UPDATE. If the broker is down
+    the rest stay unsent; ``recovery.resend_stale_queued`` sends them later."""
+    from dramatiq.errors import BrokerError
+
+    from scripts_app.tasks import enqueue_run
+
+    sent = []
+    for execution_id, queue in pointers:
+        try:
+            enqueue_run(execution_id, queue)
+        except BrokerError as exc:
+            logger.warning(
+                "broker unavailable; %d run(s) wait for re-send: %s", len(pointers) - len(sent), exc
+            )
+            break
+        sent.append(execution_id)
+    Execution.objects.filter(pk__in=sent).update(sent_at=timezone.now())
 
 
 def fire_due_batch(now: datetime, limit: int | None = None) -> Fired:
@@ -191,17 +278,19 @@ def fire_due_batch(now: datetime, limit: int | None = None) -> Fired:
     fired = Fired()
     with transaction.atomic():
         claim = due_jobs(now).order_by("next_run_at", "pk")
-        if connection.features.has_select_for_update_skip_locked:
+        locked = connection.features.has_select_for_update_skip_locked
+        if locked:
             claim = claim.select_for_update(skip_locked=True)
         jobs = list(claim[: limit or batch_size()])
         if not jobs:
             return fired
-        active = active_runs(jobs)
-        skipped: list[Execution] = []
+        batch = Batch(locked=locked, active=active_runs(jobs))
         for job in jobs:
-            fired.add(fire_job(job, now, active, skipped))
+            fired.add(fire_job(job, now, batch))
+        Job.objects.bulk_update(batch.advanced, ["next_run_at"])
+        start_runs(batch.runs)
         # ON CONFLICT DO NOTHING: a slot someone already recorded stays as it is.
-        Execution.objects.bulk_create(skipped, ignore_conflicts=True)
+        Execution.objects.bulk_create(batch.skipped, ignore_conflicts=True)
     return fired
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -176,6 +177,7 @@ def stack(rabbitmq, s3_server, postgres_server):
         for service in (stack.web, stack.worker, stack.scheduler):
             if service is not None:
                 service.stop(timeout=15)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

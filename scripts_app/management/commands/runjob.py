@@ -9,7 +9,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from scripts_app.errors import InvalidParams, JobNotRunnable
-from scripts_app.models import Execution, Job, Trigger
+from scripts_app.models import Execution, Job, Status, Trigger
 from scripts_app.services import dispatch, execution
 
 
@@ -49,8 +49,19 @@ class Command(BaseCommand):
                 return
             run = self.wait(run)
         else:
-            run = execution.execute(run.pk, echo=self.echo) or Execution.objects.get(pk=run.pk)
+            run = self.run_here(run)
         self.report(run)
+
+    def run_here(self, run: Execution) -> Execution:
+        """Run in this process; under a concurrency cap, wait for a free slot first."""
+        while True:
+            done = execution.execute(run.pk, echo=self.echo)
+            if done is not None:
+                return done
+            run.refresh_from_db()
+            if run.status != Status.QUEUED:  # a worker took it, or it was cancelled
+                return self.wait(run)
+            time.sleep(1)
 
     def get_job(self, slug: str) -> Job:
         try:
