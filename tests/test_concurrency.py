@@ -1,9 +1,12 @@
 """Concurrency caps: a run over the global or per-job cap stays queued, is not
 re-sent while it waits, and runs start oldest first when a slot frees."""
 
+import threading
 import time
 
 import pytest
+from django.core.management import call_command
+from django.db import connection
 
 from scripts_app.models import Execution, OverlapPolicy, Status, Trigger
 from scripts_app.services import concurrency, dispatch, recovery
@@ -102,11 +105,6 @@ def test_a_worker_runs_capped_runs_one_after_another_oldest_first(make_job, work
 
 
 def test_a_foreground_cli_run_waits_for_a_free_slot(make_job, transactional_db):
-    import threading
-
-    from django.core.management import call_command
-    from django.db import connection
-
     job = make_job(max_concurrency=1)
     busy = queued(job)[0]
     concurrency.claim(busy.pk, "elsewhere")

@@ -143,3 +143,23 @@ def test_the_scheduler_tick_retries_pending_mail(make_job, smtp_server):
     result = scheduler.tick(run.finished_at + timedelta(hours=1))
     assert result["retry_notifications"] == 1
     assert len(smtp_server.messages) == 1
+
+
+def test_the_final_status_is_written_before_the_mail_is_built(make_job, smtp_server, monkeypatch):
+    seen = []
+    build = notify.build_message
+
+    def spy(execution):
+        seen.append(Execution.objects.get(pk=execution.pk).status)
+        return build(execution)
+
+    monkeypatch.setattr(notify, "build_message", spy)
+    run_now(make_job(FAIL, notify_on=NotifyOn.FAILURE))
+    assert seen == [Status.FAILED]
+
+
+def test_a_failed_attempt_that_will_be_retried_says_so(make_job, smtp_server):
+    run = run_now(make_job(FAIL, notify_on=NotifyOn.FAILURE, max_retries=1, retry_backoff=60))
+    retry = Execution.objects.get(retry_of=run)
+    body = smtp_server.messages[0].get_body(("plain",)).get_content()
+    assert f"Retry: attempt 2 is run #{retry.pk}, not before " in body

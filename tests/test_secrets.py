@@ -1,12 +1,14 @@
 """Per-job secrets: encrypted at rest, write-only, given to the script as env vars,
 and masked as *** in the log, result and error of the run."""
 
+import time
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.storage import default_storage
 
-from scripts_app.models import JobSecret, Status, Trigger
+from scripts_app.models import Execution, JobSecret, LogChunk, Status, Trigger
 from scripts_app.services import dispatch, execution, secrets
 
 TOKEN = "tok-8f2e9c1d-very-secret"
@@ -104,3 +106,32 @@ def test_a_secret_in_the_error_message_is_masked(make_job):
     run = run_now(job, fail=True)
     assert run.status == Status.FAILED
     assert run.error == "RuntimeError: rejected ***"
+
+
+SPLIT = """
+import os, sys, time
+token = os.environ["API_TOKEN"]
+print("start", flush=True)
+sys.stdout.write(token[:6]); sys.stdout.flush()
+time.sleep(1.5)
+sys.stdout.write(token[6:] + " end\\n"); sys.stdout.flush()
+time.sleep(1.5)
+"""
+
+
+def test_the_live_log_of_a_running_job_never_shows_the_secret(make_job, worker):
+    job = make_job(SPLIT)
+    secrets.set_secret(job, "API_TOKEN", TOKEN)
+    run = dispatch.trigger(job, trigger=Trigger.API)
+    live = b""
+    deadline = time.monotonic() + 20
+    while not Execution.objects.get(pk=run.pk).is_final:
+        assert time.monotonic() < deadline
+        chunks = LogChunk.objects.filter(execution_id=run.pk).order_by("offset")
+        live = max(live, b"".join(bytes(c.data) for c in chunks), key=len)
+        time.sleep(0.1)
+    assert b"start" in live
+    assert TOKEN[:6].encode() not in live
+    run.refresh_from_db()
+    with default_storage.open(run.log.name) as handle:
+        assert handle.read() == b"start\n*** end\n"

@@ -162,8 +162,12 @@ def _run_in(
     run_limits: limits.Limits,
 ) -> ProcessOutcome:
     job = execution.job
-    with execution.script_version.file.open("rb") as src:
-        ws.script.write_bytes(src.read())
+    try:
+        with heartbeat_while(execution.pk), execution.script_version.file.open("rb") as src:
+            ws.script.write_bytes(src.read())
+    except spool.STORAGE_ERRORS as exc:  # storage down: fail clearly, not as "worker lost"
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        return ProcessOutcome(exit_code=None, stop_reason=f"could not read the script: {reason}")
     ws.params_file.write_text(json.dumps(execution.params), encoding="utf-8")
     try:  # params["input_files"]: the worker fetches them; scripts get no storage credentials
         files.fetch_inputs(execution.params, ws.inputs)

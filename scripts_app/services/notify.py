@@ -102,6 +102,12 @@ def build_message(execution: Execution) -> EmailMessage:
         f"Link: {run_url(execution)}",
         "",
     ]
+    retry = Execution.objects.filter(
+        retry_of_id=execution.retry_of_id or execution.pk, attempt=execution.attempt + 1
+    ).first()
+    if retry is not None:
+        when = retry.not_before.isoformat() if retry.not_before else "now"
+        lines.insert(3, f"Retry: attempt {retry.attempt} is run #{retry.pk}, not before {when}")
     if execution.error:
         lines += ["Error:", execution.error, ""]
     if execution.result is not None:

@@ -177,7 +177,8 @@ def stack(rabbitmq, s3_server, postgres_server):
         for service in (stack.web, stack.worker, stack.scheduler):
             if service is not None:
                 service.stop(timeout=15)
-        shutil.rmtree(base, ignore_errors=True)
+        if not os.environ.get("PARSEQ_KEEP_TEST_DIRS"):  # keep the process logs to debug
+            shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -181,12 +181,12 @@ def test_sigterm_lets_short_runs_finish_stops_long_ones_after_the_grace_and_take
 def test_outputs_are_spooled_while_s3_is_unreachable_and_stored_once_it_is_back(stack, api):
     slug = counted_job(stack, api, "s3down")
     started = api.trigger(slug, {"sleep": 2, "artifact": "kept safe"})
-    api.wait_status(started["id"], "running", timeout=30)
+    wait_until(lambda: pids(stack, slug), 30, "the script to start")
 
     os.kill(stack.s3.process.pid, signal.SIGSTOP)  # the endpoint stops answering
     try:
         run = api.wait_final(started["id"], timeout=60)
-        assert run["status"] == "succeeded"
+        assert run["status"] == "succeeded", run
         assert run["result"] == {"attempt": 1}
         assert "outputs not stored yet" in run["error"] and "kept in" in run["error"]
         assert run["artifacts"] == []
