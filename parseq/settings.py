@@ -122,11 +122,15 @@ if AWS_STORAGE_BUCKET_NAME:
         "AWS_S3_ADDRESSING_STYLE", ("auto", "path", "virtual"), "path"
     )
     # Fail fast (and let the worker spool outputs) instead of hanging on a dead endpoint.
-    AWS_S3_CLIENT_CONFIG_OPTIONS = {
-        "connect_timeout": env_int("AWS_S3_CONNECT_TIMEOUT", 5, minimum=1),
-        "read_timeout": env_int("AWS_S3_READ_TIMEOUT", 60, minimum=1),
-        "retries": {"max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3, minimum=1)},
-    }
+    from botocore.config import Config as _S3Config
+
+    AWS_S3_CLIENT_CONFIG = _S3Config(
+        s3={"addressing_style": AWS_S3_ADDRESSING_STYLE},
+        signature_version="s3v4",
+        connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT", 5, minimum=1),
+        read_timeout=env_int("AWS_S3_READ_TIMEOUT", 60, minimum=1),
+        retries={"max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3, minimum=1), "mode": "standard"},
+    )
     AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 300, minimum=1)
     AWS_DEFAULT_ACL = None
     AWS_S3_FILE_OVERWRITE = False
@@ -254,6 +258,9 @@ PARSEQ_SPOOL_RETRY_SECONDS = env_int("PARSEQ_SPOOL_RETRY_SECONDS", 30, minimum=1
 # The scheduler re-sends a queued run whose message is this old (or was never sent:
 # broker down at trigger time). A duplicate is harmless; the worker's claim dedupes.
 PARSEQ_RESEND_AFTER_SECONDS = env_int("PARSEQ_RESEND_AFTER_SECONDS", 30, minimum=1)
+# Start scripts by forking a pre-started, pre-imported interpreter (runner/zygote.py):
+# same isolation (own process group, clean env, rlimits, lifeline), ~10x faster start.
+PARSEQ_FORK_SERVER = env_bool("PARSEQ_FORK_SERVER", True)
 
 LOGGING = {
     "version": 1,

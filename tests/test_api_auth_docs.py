@@ -75,6 +75,15 @@ def test_the_docs_load_their_assets_from_this_server(anon, url):
     assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
 
 
+def has_example(operation: dict) -> bool:
+    bodies = [operation.get("requestBody", {})] + list(operation["responses"].values())
+    return any(
+        "examples" in media or "example" in media
+        for body in bodies
+        for media in body.get("content", {}).values()
+    )
+
+
 def test_the_schema_describes_every_endpoint_with_examples(anon):
     schema = anon.get("/api/v1/schema/?format=json").json()
     paths = schema["paths"]
@@ -101,8 +110,15 @@ def test_the_schema_describes_every_endpoint_with_examples(anon):
             ok = {code: r for code, r in operation["responses"].items() if code.startswith("2")}
             assert ok, (path, method)
             assert "401" in operation["responses"], (path, method)
+            assert has_example(operation), (path, method)
     job_create = paths["/api/v1/jobs/"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in job_create
     run = paths["/api/v1/jobs/{slug}/run/"]["post"]
     assert run["responses"]["400"]["content"]["application/json"]["examples"]
     assert "examples" in run["requestBody"]["content"]["application/json"]
+
+
+def test_an_unknown_api_url_answers_json_404(api):
+    response = api.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}

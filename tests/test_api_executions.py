@@ -61,9 +61,7 @@ def test_it_filters_by_trigger(api, runs):
 def test_it_filters_by_time_range(api, runs):
     after = (runs[1].created_at).isoformat()
     before = (runs[4].created_at).isoformat()
-    response = api.get(
-        "/api/v1/executions/", {"created_after": after, "created_before": before}
-    )
+    response = api.get("/api/v1/executions/", {"created_after": after, "created_before": before})
     assert ids(response) == [runs[3].pk, runs[2].pk, runs[1].pk]
 
 

@@ -139,3 +139,11 @@ def test_the_file_api_needs_the_run_permission(charlie, bob):
 def test_anonymous_is_401(anon):
     assert upload(anon).status_code == 401
     assert anon.get("/api/v1/files/a.csv").status_code == 401
+
+
+def test_a_head_request_gives_the_headers_without_the_body(api):
+    key = upload(api, b"hello", name="note.txt").json()["key"]
+    response = api.head(f"/api/v1/files/{key}")
+    assert response.status_code == 200
+    assert response["Content-Length"] == "5"
+    assert b"".join(response.streaming_content) == b""

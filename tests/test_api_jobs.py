@@ -355,3 +355,10 @@ def test_run_with_wait_answers_with_the_result(api, make_job, worker):
     body = response.json()
     assert body["success"] is True
     assert body["result"] == {"twice": 42}
+
+
+def test_the_job_list_does_not_query_per_job(api, make_job, django_assert_max_num_queries):
+    for i in range(5):
+        scripts.current_version(make_job(slug=f"job-{i}"))
+    with django_assert_max_num_queries(3):
+        assert len(api.get("/api/v1/jobs/").json()) == 5

@@ -71,7 +71,9 @@ def test_a_script_cannot_read_a_file_it_did_not_list(make_job, worker):
 def test_a_key_deleted_after_the_trigger_fails_the_run_clearly(api, make_job, worker):
     job = make_job("def main(d):\n    return 1\n", slug="late")
     stored = files.upload(SimpleUploadedFile("a.csv", b"x"), "uploads")
-    execution = dispatch.trigger(job, params={"input_files": [stored.key]}, trigger="api", send=False)
+    execution = dispatch.trigger(
+        job, params={"input_files": [stored.key]}, trigger="api", send=False
+    )
     files.delete(stored.key)
     dispatch.send(execution.pk)
     execution = runs.wait_for(Execution.objects.get(pk=execution.pk), 20)

@@ -130,7 +130,7 @@ EXECUTION_PAGE = OpenApiExample(
     value={
         "next": "http://127.0.0.1:8000/api/v1/executions/?cursor=cD0yMDI2&job=csv-stats",
         "previous": None,
-        "results": [EXECUTION.value],
+        "results": [{k: v for k, v in EXECUTION.value.items() if k != "artifacts"}],
     },
 )
 ARTIFACTS = OpenApiExample(
@@ -159,3 +159,50 @@ FILE_INFO = OpenApiExample(
     response_only=True,
     value={"key": "uploads/3f2a9c0e5b7d4e1f.csv", "size": 1234, "content_type": "text/csv"},
 )
+NOT_AUTHENTICATED = OpenApiExample(
+    "Not logged in",
+    response_only=True,
+    status_codes=["401"],
+    value={"detail": "Authentication credentials were not provided."},
+)
+FORBIDDEN = OpenApiExample(
+    "Missing permission",
+    response_only=True,
+    status_codes=["403"],
+    value={"detail": "You do not have permission to perform this action."},
+)
+NOT_FOUND = OpenApiExample(
+    "Not found", response_only=True, status_codes=["404"], value={"detail": "Not found."}
+)
+BAD_KEY = OpenApiExample(
+    "Bad key",
+    response_only=True,
+    status_codes=["400"],
+    value={"detail": "The key must not contain '.' or '..' parts."},
+)
+TOO_LARGE = OpenApiExample(
+    "Too large",
+    response_only=True,
+    status_codes=["413"],
+    value={"detail": "The file is 200,000,000 bytes; the limit is 104,857,600 bytes."},
+)
+ALREADY_ENDED = OpenApiExample(
+    "Already ended",
+    response_only=True,
+    status_codes=["409"],
+    value={"detail": "run #42 has already ended (succeeded)"},
+)
+JOB_BUSY = OpenApiExample(
+    "Runs still active",
+    response_only=True,
+    status_codes=["409"],
+    value={"detail": "csv-stats has 1 queued or running run(s); cancel them first."},
+)
+FIELD_ERRORS = OpenApiExample(
+    "Field errors",
+    response_only=True,
+    status_codes=["400"],
+    value={"cron": ["“61 * * * *” is not a valid cron expression."]},
+)
+# Every operation shows these next to its own examples.
+AUTH_ERRORS = [NOT_AUTHENTICATED, FORBIDDEN, NOT_FOUND]

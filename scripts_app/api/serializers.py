@@ -74,6 +74,14 @@ class ExecutionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ExecutionListSerializer(ExecutionSerializer):
+    """A run in a list: everything but its artifacts (see the run or …/artifacts/)."""
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = [f for f in ExecutionSerializer.Meta.fields if f != "artifacts"]
+        read_only_fields = fields
+
+
 class ScriptVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ScriptVersion
@@ -150,8 +158,9 @@ class JobSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ScriptVersionSerializer(allow_null=True))
     def get_current_version(self, job: Job):
-        version = job.versions.order_by("-created_at", "-id").first()
-        return ScriptVersionSerializer(version).data if version else None
+        # The newest version (the view prefetches them, ordered newest first).
+        versions = sorted(job.versions.all(), key=lambda v: (v.created_at, v.pk), reverse=True)
+        return ScriptVersionSerializer(versions[0]).data if versions else None
 
     def validate(self, attrs):
         """Run the model's own cross-field checks (script source, schedule) on the result."""

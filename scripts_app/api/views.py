@@ -27,6 +27,7 @@ from scripts_app.api.permissions import CanRunJob, CanUseFiles, ModelPermissions
 from scripts_app.api.serializers import (
     ArtifactSerializer,
     DetailSerializer,
+    ExecutionListSerializer,
     ExecutionSerializer,
     FileInfoSerializer,
     FileUploadSerializer,
@@ -41,6 +42,7 @@ from scripts_app.models import Execution, Job, Status, Trigger
 from scripts_app.services import control, dispatch, downloads, files, logs, removal, scripts
 
 LOG_PAGE_BYTES = 1024 * 1024
+LIST_RELATED = {"job", "triggered_by"}
 NEXT_OFFSET_HEADER = "X-Log-Next-Offset"
 COMPLETE_HEADER = "X-Log-Complete"
 
@@ -103,10 +105,12 @@ BINARY_RESPONSE = {
     list=extend_schema(
         summary="List jobs",
         responses={200: JobSerializer(many=True), **errors()},
-        examples=[ex.JOB_RESPONSE],
+        examples=[ex.JOB_RESPONSE, *ex.AUTH_ERRORS],
     ),
     retrieve=extend_schema(
-        summary="A job", responses={200: JobSerializer, **errors(404)}, examples=[ex.JOB_RESPONSE]
+        summary="A job",
+        responses={200: JobSerializer, **errors(404)},
+        examples=[ex.JOB_RESPONSE, *ex.AUTH_ERRORS],
     ),
     create=extend_schema(
         summary="Create a job (multipart, with the script upload)",
@@ -114,19 +118,19 @@ BINARY_RESPONSE = {
         "parsers/). JSON-valued fields (`default_params`, `params_schema`, `env`) are JSON "
         "strings in multipart.",
         responses={201: JobSerializer, **errors(400)},
-        examples=[ex.JOB_CREATE, ex.JOB_RESPONSE],
+        examples=[ex.JOB_CREATE, ex.JOB_RESPONSE, ex.FIELD_ERRORS, *ex.AUTH_ERRORS],
     ),
     update=extend_schema(
         summary="Replace a job",
         description="A new `script` upload becomes a new version; earlier runs keep theirs.",
         responses={200: JobSerializer, **errors(400, 404)},
-        examples=[ex.JOB_CREATE, ex.JOB_RESPONSE],
+        examples=[ex.JOB_CREATE, ex.JOB_RESPONSE, ex.FIELD_ERRORS, *ex.AUTH_ERRORS],
     ),
     partial_update=extend_schema(
         summary="Change some fields of a job",
         description="A new `script` upload becomes a new version; earlier runs keep theirs.",
         responses={200: JobSerializer, **errors(400, 404)},
-        examples=[ex.JOB_PATCH, ex.JOB_RESPONSE],
+        examples=[ex.JOB_PATCH, ex.JOB_RESPONSE, ex.FIELD_ERRORS, *ex.AUTH_ERRORS],
     ),
     destroy=extend_schema(
         summary="Delete a job and its history",
@@ -137,6 +141,7 @@ BINARY_RESPONSE = {
             409: OpenApiResponse(DetailSerializer, description="Runs still active"),
             **errors(404),
         },
+        examples=[ex.JOB_BUSY, *ex.AUTH_ERRORS],
     ),
 )
 class JobViewSet(viewsets.ModelViewSet):
@@ -185,7 +190,7 @@ class JobViewSet(viewsets.ModelViewSet):
             429: OpenApiResponse(DetailSerializer, description="Throttled"),
             **errors(404),
         },
-        examples=[ex.RUN_REQUEST, ex.RUN_STARTED, ex.RUN_SUMMARY, ex.RUN_INVALID],
+        examples=[ex.RUN_REQUEST, ex.RUN_STARTED, ex.RUN_SUMMARY, ex.RUN_INVALID, *ex.AUTH_ERRORS],
     )
     @action(
         detail=True,
@@ -208,7 +213,7 @@ class JobViewSet(viewsets.ModelViewSet):
 
 class NewestFirstPagination(CursorPagination):
     ordering = ("-created_at", "-id")
-    page_size = 50
+    page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 500
 
@@ -259,13 +264,13 @@ EXECUTION_FILTERS = [
     list=extend_schema(
         summary="List runs, newest first",
         parameters=EXECUTION_FILTERS,
-        responses={200: ExecutionSerializer(many=True), **errors(400)},
-        examples=[ex.EXECUTION_PAGE],
+        responses={200: ExecutionListSerializer(many=True), **errors(400)},
+        examples=[ex.EXECUTION_PAGE, *ex.AUTH_ERRORS],
     ),
     retrieve=extend_schema(
         summary="A run",
         responses={200: ExecutionSerializer, **errors(404)},
-        examples=[ex.EXECUTION],
+        examples=[ex.EXECUTION, *ex.AUTH_ERRORS],
     ),
 )
 class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
@@ -273,6 +278,17 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Execution.objects.select_related("job", "triggered_by").prefetch_related("artifacts")
     permission_classes = [ModelPermissions]
     pagination_class = NewestFirstPagination
+
+    def get_queryset(self):
+        if self.action == "list":  # lean: one indexed query, only the columns shown
+            columns = [f for f in ExecutionListSerializer.Meta.fields if f not in LIST_RELATED]
+            return Execution.objects.select_related("job", "triggered_by").only(
+                *columns, "job__slug", "triggered_by__username"
+            )
+        return super().get_queryset()
+
+    def get_serializer_class(self):
+        return ExecutionListSerializer if self.action == "list" else ExecutionSerializer
 
     def get_renderers(self):
         if getattr(self, "action", None) == "artifact":  # a download: any Accept header
@@ -307,7 +323,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
             409: OpenApiResponse(DetailSerializer, description="The run has already ended"),
             **errors(404),
         },
-        examples=[ex.EXECUTION],
+        examples=[ex.EXECUTION, ex.ALREADY_ENDED, *ex.AUTH_ERRORS],
     )
     @action(detail=True, methods=["post"], permission_classes=[CanRunJob])
     def cancel(self, request, pk=None):
@@ -333,15 +349,18 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
             ),
             **errors(400, 404),
         },
+        examples=ex.AUTH_ERRORS,
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PlainTextRenderer])
     def log(self, request, pk=None):
         execution = self.get_object()
         offset = _non_negative_int(request, "offset", 0)
         limit = _non_negative_int(request, "limit", LOG_PAGE_BYTES) or LOG_PAGE_BYTES
+        # Ended before this read means the whole log was already stored (the final status
+        # and the stored log are written by one UPDATE), so empty data means the end.
+        ended = execution.is_final
         data, next_offset = logs.read_log(execution, offset, min(limit, LOG_PAGE_BYTES))
-        execution.refresh_from_db(fields=["status", "log"])
-        complete = execution.is_final and not data
+        complete = ended and not data
         response = HttpResponse(data, content_type="text/plain; charset=utf-8")
         response[NEXT_OFFSET_HEADER] = str(next_offset)
         response[COMPLETE_HEADER] = "true" if complete else "false"
@@ -350,7 +369,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         summary="The run's output files",
         responses={200: ArtifactSerializer(many=True), **errors(404)},
-        examples=[ex.ARTIFACTS],
+        examples=[ex.ARTIFACTS, *ex.AUTH_ERRORS],
     )
     @action(detail=True, methods=["get"], pagination_class=None)
     def artifacts(self, request, pk=None):
@@ -369,6 +388,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
             ),
         ],
         responses={**BINARY_RESPONSE, **errors(404)},
+        examples=ex.AUTH_ERRORS,
     )
     def artifact(self, request, pk=None, name=None):
         execution = self.get_object()
@@ -422,7 +442,7 @@ class FileViewSet(viewsets.ViewSet):
             413: OpenApiResponse(DetailSerializer, description="Over PARSEQ_FILE_MAX_BYTES"),
             **errors(400),
         },
-        examples=[ex.FILE_STORED],
+        examples=[ex.FILE_STORED, ex.BAD_KEY, ex.TOO_LARGE, *ex.AUTH_ERRORS],
     )
     def create(self, request):
         files.validate_prefix(request.query_params.get("prefix"))
@@ -444,6 +464,7 @@ class FileViewSet(viewsets.ViewSet):
             ),
         ],
         responses={**BINARY_RESPONSE, **errors(400, 404)},
+        examples=[ex.BAD_KEY, *ex.AUTH_ERRORS],
     )
     def retrieve(self, request, key=None):
         found = files.info(key)
@@ -460,7 +481,7 @@ class FileViewSet(viewsets.ViewSet):
         operation_id="files_info",
         parameters=[KEY_PARAMETER],
         responses={200: FileInfoSerializer, **errors(400, 404)},
-        examples=[ex.FILE_INFO],
+        examples=[ex.FILE_INFO, ex.BAD_KEY, *ex.AUTH_ERRORS],
     )
     def info(self, request, key=None):
         return Response(files.info(key).as_dict())
@@ -470,6 +491,7 @@ class FileViewSet(viewsets.ViewSet):
         operation_id="files_delete",
         parameters=[KEY_PARAMETER],
         responses={204: OpenApiResponse(description="Deleted"), **errors(400, 404)},
+        examples=[ex.BAD_KEY, *ex.AUTH_ERRORS],
     )
     def destroy(self, request, key=None):
         files.delete(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -19,12 +20,16 @@ def read_current_source(job: Job) -> tuple[bytes, str]:
         with job.script.open("rb") as handle:
             return handle.read(), job.script.name
     if job.script_path:
-        try:
-            path = validators.resolve_script_path(job.script_path)
-        except ValidationError as exc:
-            raise JobNotRunnable(f"{job.slug}: {exc.messages[0]}") from None
-        return path.read_bytes(), f"parsers/{job.script_path}"
+        return _read_parsers_file(job), f"parsers/{job.script_path}"
     raise JobNotRunnable(f"{job.slug} has no script")
+
+
+def _read_parsers_file(job: Job) -> bytes:
+    try:
+        path = validators.resolve_script_path(job.script_path)
+    except ValidationError as exc:
+        raise JobNotRunnable(f"{job.slug}: {exc.messages[0]}") from None
+    return path.read_bytes()
 
 
 def version_for(job: Job, source: bytes, origin: str) -> ScriptVersion:
@@ -45,3 +50,80 @@ def version_for(job: Job, source: bytes, origin: str) -> ScriptVersion:
 def current_version(job: Job) -> ScriptVersion:
     source, origin = read_current_source(job)
     return version_for(job, source, origin)
+
+
+SOURCE_LENGTH = ScriptVersion._meta.get_field("source").max_length
+
+
+def pinned_versions(jobs: Iterable[Job]) -> dict[int, tuple[int, str]]:
+    """job id → (version id, sha256) of the stored version holding each job's current
+    script, for a whole batch of jobs in one or two queries (the scheduler's fast path).
+
+    A job left out has no stored version of its current script yet, or cannot run
+    (no script, a bad parsers/ path): ``current_version`` sorts it out one by one.
+
+    An uploaded script is not re-read when a version was stored from its upload
+    name: upload names are never reused (local storage picks a free name, S3 runs
+    with AWS_S3_FILE_OVERWRITE=False), so the same name means the same bytes. A new
+    upload gets a new name and is read and hashed as before. A parsers/ file can
+    change in place, so it is always hashed, but once per path per call.
+    """
+    jobs = list(jobs)
+    uploads = {
+        job.pk: job.script.name
+        for job in jobs
+        if job.script and len(job.script.name) <= SOURCE_LENGTH
+    }
+    digests = _current_digests([job for job in jobs if job.pk not in uploads])
+    pinned = _by_upload_name(uploads)
+    # Uploads with no version under their name (a new upload, or one stored under
+    # another name with the same bytes): read and hash them, as before.
+    digests.update(
+        _current_digests([job for job in jobs if job.pk in uploads and job.pk not in pinned])
+    )
+    pinned.update(_by_digest(digests))
+    return pinned
+
+
+def _current_digests(jobs: list[Job]) -> dict[int, str]:
+    """job id → sha256 of its current script; a job that cannot run is left out."""
+    digests: dict[int, str] = {}
+    by_path: dict[str, str | None] = {}  # one read per parsers/ file
+    for job in jobs:
+        if job.script:
+            source, _ = read_current_source(job)
+            digests[job.pk] = hashlib.sha256(source).hexdigest()
+            continue
+        if not job.script_path:
+            continue
+        if job.script_path not in by_path:
+            try:
+                by_path[job.script_path] = hashlib.sha256(_read_parsers_file(job)).hexdigest()
+            except JobNotRunnable:
+                by_path[job.script_path] = None
+        if (digest := by_path[job.script_path]) is not None:
+            digests[job.pk] = digest
+    return digests
+
+
+def _by_upload_name(uploads: dict[int, str]) -> dict[int, tuple[int, str]]:
+    if not uploads:
+        return {}
+    rows = ScriptVersion.objects.filter(
+        job_id__in=uploads, source__in=set(uploads.values())
+    ).values_list("job_id", "source", "pk", "sha256")
+    found: dict[int, set[tuple[int, str]]] = {}
+    for job_id, source, pk, sha256 in rows:
+        if uploads[job_id] == source:
+            found.setdefault(job_id, set()).add((pk, sha256))
+    # Two versions from one name would mean the name was reused: read that one instead.
+    return {job_id: next(iter(pins)) for job_id, pins in found.items() if len(pins) == 1}
+
+
+def _by_digest(digests: dict[int, str]) -> dict[int, tuple[int, str]]:
+    if not digests:
+        return {}
+    rows = ScriptVersion.objects.filter(
+        job_id__in=digests, sha256__in=set(digests.values())
+    ).values_list("job_id", "sha256", "pk")
+    return {job_id: (pk, sha256) for job_id, sha256, pk in rows if digests[job_id] == sha256}

@@ -56,7 +56,9 @@ class RabbitMQServer:
 
     def ctl(self, *args: str, check: bool = True, timeout: float = 60) -> str:
         result = subprocess.run(
-            as_user(USER, ["env", f"HOME={self.base}", _bin("rabbitmqctl"), "-n", self.node, *args]),
+            as_user(
+                USER, ["env", f"HOME={self.base}", _bin("rabbitmqctl"), "-n", self.node, *args]
+            ),
             env=self.env(),
             capture_output=True,
             text=True,

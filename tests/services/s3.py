@@ -52,8 +52,10 @@ class S3Server:
         )
 
     def keys(self, prefix: str = "") -> list[str]:
-        pages = self.client().get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix
+        pages = (
+            self.client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.bucket, Prefix=prefix)
         )
         return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
@@ -63,7 +65,9 @@ class S3Server:
     def start(self) -> None:
         moto = os.path.join(os.path.dirname(sys.executable), "moto_server")
         if not os.path.exists(moto):
-            moto = need("moto_server", "the S3 tests need an S3 endpoint (pip install moto[server])")
+            moto = need(
+                "moto_server", "the S3 tests need an S3 endpoint (pip install moto[server])"
+            )
         self.process = subprocess.Popen(
             [moto, "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,

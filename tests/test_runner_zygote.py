@@ -1,0 +1,179 @@
+"""The fork server starts scripts with the same isolation as a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from scripts_app.runner import zygote
+from scripts_app.runner.process import ProcessSpec, run_process
+from scripts_app.runner.workspace import clean_env, workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_forked(tmp_path, source: str, *, timeout: float = 20, run_vars: dict | None = None):
+    with workspace(tmp_path, prefix="z-") as ws:
+        ws.script.write_text(textwrap.dedent(source))
+        ws.params_file.write_text("{}")
+        spec = ProcessSpec(
+            script=ws.script,
+            workdir=ws.root,
+            env=clean_env(ws, run_vars or {}),
+            timeout=timeout,
+            grace=0.5,
+            tick_seconds=0.2,
+            fork_server=True,
+        )
+        outcome = run_process(spec, ws.log_file)
+        return outcome, ws.log_file.read_bytes(), ws.read_json(ws.result_file), str(ws.root)
+
+
+def test_a_forked_script_has_its_own_session_workdir_and_only_its_environment(tmp_path):
+    os.environ["PARSEQ_TEST_WORKER_SECRET"] = "do-not-leak"
+    try:
+        outcome, _log, result, root = run_forked(
+            tmp_path,
+            """
+            import os, sys
+            def main(data):
+                return {
+                    "leader": os.getpgid(0) == os.getpid() == os.getsid(0),
+                    "env": sorted(os.environ),
+                    "cwd": os.getcwd(),
+                    "stdin": sys.stdin.read(),
+                }
+            """,
+            run_vars={"PARSEQ_RUN_ID": "7"},
+        )
+    finally:
+        del os.environ["PARSEQ_TEST_WORKER_SECRET"]
+    assert outcome.exit_code == 0
+    assert result["leader"] is True
+    assert result["cwd"] == root
+    assert result["stdin"] == ""
+    assert "PARSEQ_RUN_ID" in result["env"]
+    assert not {"SECRET_KEY", "DATABASE_URL", "PARSEQ_TEST_WORKER_SECRET"} & set(result["env"])
+
+
+def test_a_forked_script_logs_output_and_reports_exit_codes_and_errors(tmp_path):
+    outcome, log, _result, _root = run_forked(
+        tmp_path,
+        """
+        import sys
+        print("to stdout")
+        print("to stderr", file=sys.stderr)
+        sys.exit(3)
+        """,
+    )
+    assert outcome.exit_code == 3
+    assert b"to stdout" in log and b"to stderr" in log
+
+    outcome, log, _result, _root = run_forked(tmp_path, "raise ValueError('boom')\n")
+    assert outcome.exit_code == 1
+    assert b"ValueError: boom" in log
+
+
+def test_a_forked_script_gets_its_rlimits(tmp_path):
+    outcome, _log, result, _root = run_forked(
+        tmp_path,
+        """
+        import resource
+        def main(data):
+            return {"as": resource.getrlimit(resource.RLIMIT_AS)[0]}
+        """,
+        run_vars={"PARSEQ_LIMIT_MEMORY_BYTES": str(512 * 1024 * 1024)},
+    )
+    assert outcome.exit_code == 0
+    assert result == {"as": 512 * 1024 * 1024}
+
+
+def test_a_timeout_kills_the_forked_script_and_its_children(tmp_path):
+    marker = tmp_path / "child.pid"
+    outcome, _log, _result, _root = run_forked(
+        tmp_path,
+        f"""
+        import subprocess, time
+        child = subprocess.Popen(["sleep", "60"])
+        open({str(marker)!r}, "w").write(str(child.pid))
+        time.sleep(60)
+        """,
+        timeout=1,
+    )
+    assert outcome.timed_out
+    child = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def test_a_forked_script_dies_when_its_worker_is_sigkilled(tmp_path):
+    marker = tmp_path / "script.pid"
+    driver = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from pathlib import Path
+        from scripts_app.runner.process import ProcessSpec, run_process
+        from scripts_app.runner.workspace import clean_env, workspace
+        with workspace(Path({str(tmp_path)!r}), prefix="w-") as ws:
+            ws.script.write_text("import os, time\\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\\ntime.sleep(60)\\n")
+            spec = ProcessSpec(script=ws.script, workdir=ws.root, env=clean_env(ws, {{}}),
+                               timeout=60, fork_server=True)
+            run_process(spec, ws.log_file)
+        """
+    )
+    worker = subprocess.Popen([sys.executable, "-c", driver], start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    script = int(marker.read_text())
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    deadline = time.monotonic() + 5
+    while _alive(script) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(script)
+
+
+def test_a_run_that_changes_interpreter_start_up_is_spawned_not_forked():
+    base = {"PATH": "/usr/bin", "PYTHONPATH": "/srv/app", "PYTHONUNBUFFERED": "1"}
+    server = zygote.Zygote(base)
+    assert server.accepts({**base, "PARSEQ_RUN_ID": "1"})
+    assert not server.accepts({**base, "PYTHONPATH": "/elsewhere"})
+    assert not server.accepts({**base, "PYTHONHASHSEED": "0"})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_fork_server_answers_json_requests_only_with_two_descriptors(tmp_path):
+    # A malformed request (no descriptors) is refused without killing the server.
+    server = zygote.for_env(clean_env_for(tmp_path))
+    path = server._ensure()
+    import socket
+
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    conn.connect(path)
+    conn.send(json.dumps({"script": "x", "cwd": "/", "env": {}}).encode())
+    assert conn.recv(64) == b""
+    conn.close()
+    outcome, _log, result, _root = run_forked(tmp_path, "def main(d):\n    return 1\n")
+    assert (outcome.exit_code, result) == (0, 1)
+
+
+def clean_env_for(tmp_path):
+    with workspace(tmp_path, prefix="e-") as ws:
+        return clean_env(ws, {})
