@@ -148,14 +148,9 @@ def timed_runs(argv: list[str], n: int, env: dict | None = None) -> list[float]:
     times = []
     for _ in range(n):
         began = time.perf_counter()
-        subprocess.run(
-            argv,
-            cwd=ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
         times.append((time.perf_counter() - began) * 1000)
     return times
 

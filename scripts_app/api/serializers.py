@@ -184,9 +184,7 @@ class RunRequestSerializer(serializers.Serializer):
 
 class RunStartedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.ChoiceField(
-        choices=[c[0] for c in Execution._meta.get_field("status").choices]
-    )
+    status = serializers.ChoiceField(choices=Execution._meta.get_field("status").choices)
     url = serializers.URLField()
 
 

@@ -40,6 +40,7 @@ from scripts_app.api.serializers import (
 )
 from scripts_app.models import Execution, Job, Status, Trigger
 from scripts_app.services import control, dispatch, downloads, files, logs, removal, scripts
+from scripts_app.views import run_body_params, started_response, wait_seconds
 
 LOG_PAGE_BYTES = 1024 * 1024
 LIST_RELATED = {"job", "triggered_by"}
@@ -199,8 +200,6 @@ class JobViewSet(viewsets.ModelViewSet):
         parser_classes=[JSONParser],
     )
     def run(self, request, slug=None):
-        from scripts_app.views import run_body_params, started_response, wait_seconds
-
         job = get_object_or_404(Job, slug=slug)
         wait_seconds(request)  # refuse a bad ?wait before anything is queued
         params = run_body_params(request.data)
