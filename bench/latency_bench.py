@@ -123,8 +123,7 @@ def measure_throughput(job, burst: int) -> float:
     return burst / (span["b"] - span["a"]).total_seconds()
 
 
-def tree_rss_mib(pid: int) -> tuple[float, int]:
-    """RSS of ``pid`` and its descendants (MiB, process count)."""
+def process_tree(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -133,15 +132,46 @@ def tree_rss_mib(pid: int) -> tuple[float, int]:
             except (OSError, IndexError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    total, count, todo = 0, 0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
         todo.extend(children.get(current, []))
+    return found
+
+
+def tree_rss_mib(pid: int) -> tuple[float, int]:
+    """RSS of ``pid`` and its descendants (MiB, process count)."""
+    total, count = 0, 0
+    for current in process_tree(pid):
         for line in Path(f"/proc/{current}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
                 count += 1
     return total / 1024, count
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process tree, including its reaped children (scripts, backends)."""
+    ticks = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(worker, pg, rabbit) -> dict[str, float]:
+    postmaster = int(Path(pg.data_dir, "postmaster.pid").read_text().split()[0])
+    me = os.times()
+    return {
+        "worker (incl. fork servers and scripts)": tree_cpu_seconds(worker.pid),
+        "PostgreSQL": tree_cpu_seconds(postmaster),
+        "RabbitMQ": tree_cpu_seconds(rabbit.process.pid),
+        "bench (triggers + polling)": me.user + me.system,
+    }
 
 
 def timed_runs(argv: list[str], n: int, env: dict | None = None) -> list[float]:
@@ -171,7 +201,9 @@ def main() -> None:
         idle_rss, processes = tree_rss_mib(worker.pid)
 
         latencies = measure_latency(job, args.runs)
+        before = cpu_snapshot(worker, pg, rabbit)
         throughput = measure_throughput(job, args.burst)
+        after = cpu_snapshot(worker, pg, rabbit)
 
         naive = timed_runs([sys.executable, "manage.py", "noop"], args.naive, env=os.environ)
         floor = timed_runs([sys.executable, "-I", "-S", "-c", "pass"], 50)
@@ -188,6 +220,9 @@ def main() -> None:
         f"p99 {percentile(latencies, 99):.1f}  mean {statistics.mean(latencies):.1f}"
     )
     print(f"completed no-op runs/s, 2 worker processes, burst of {args.burst}: {throughput:.1f}")
+    print("CPU per completed run during the burst (ms):")
+    for name in before:
+        print(f"  {name}: {(after[name] - before[name]) * 1000 / args.burst:.1f}")
     print(f"idle worker RSS: {idle_rss:.0f} MiB over {processes} processes")
     print(
         f"(a) naive `python manage.py noop` per run (ms): p50 {percentile(naive, 50):.0f} "

@@ -155,6 +155,7 @@ _WORKER_MIDDLEWARE = [
     "scripts_app.worker_middleware.DeclareQueues",
     "scripts_app.worker_middleware.ShutdownGrace",
     "scripts_app.worker_middleware.SpoolUploader",
+    "scripts_app.worker_middleware.ForkServer",
 ]
 if PARSEQ_BROKER_URL:
     DRAMATIQ_BROKER = {

@@ -133,3 +133,31 @@ class SpoolUploader(Middleware):
             close_old_connections()
             if self.stopping.wait(settings.PARSEQ_SPOOL_RETRY_SECONDS):
                 return
+
+
+class ForkServer(Middleware):
+    """Start scripts from a pre-started interpreter in this worker (PARSEQ_FORK_SERVER).
+
+    Warmed up at boot so the first run is fast too; stopped with the worker.
+    """
+
+    def after_worker_boot(self, broker, worker):
+        from django.conf import settings
+
+        if not settings.PARSEQ_FORK_SERVER:
+            return
+        from pathlib import Path
+
+        from scripts_app.runner import zygote
+        from scripts_app.runner.workspace import Workspace, clean_env
+
+        try:
+            zygote.enable(warm_env=clean_env(Workspace(Path("/nonexistent")), {}))
+        except OSError:
+            logger.exception("fork server did not start; scripts start the classic way")
+            zygote.disable()
+
+    def after_worker_shutdown(self, broker, worker):
+        from scripts_app.runner import zygote
+
+        zygote.disable()

@@ -177,3 +177,17 @@ def test_the_fork_server_answers_json_requests_only_with_two_descriptors(tmp_pat
 def clean_env_for(tmp_path):
     with workspace(tmp_path, prefix="e-") as ws:
         return clean_env(ws, {})
+
+
+def test_a_worker_starts_its_scripts_from_its_fork_server(make_job, worker):
+    from scripts_app.models import Trigger
+    from scripts_app.services import dispatch, runs
+
+    job = make_job("import os\n\ndef main(data):\n    return {'parent': os.getppid()}\n", "parent")
+    execution = runs.wait_for(dispatch.trigger(job, trigger=Trigger.API), 30)
+
+    assert execution.status == "succeeded", execution.error
+    assert zygote.enabled()
+    forked_from = {server.process.pid for server in zygote._servers.values()}
+    assert execution.result["parent"] in forked_from
+    assert execution.result["parent"] != os.getpid()

@@ -7,8 +7,8 @@ from django.db import connection
 from django.db.models.fields.files import FieldFile
 from django.test.utils import CaptureQueriesContext
 
-from scripts_app.models import Job, ScriptVersion
 from scripts_app import validators
+from scripts_app.models import Job, ScriptVersion
 from scripts_app.services import scheduler, scripts
 from tests.conftest import script_file
 
@@ -68,7 +68,7 @@ def test_a_reupload_under_the_same_file_name_gets_a_new_version(make_job):
 def test_the_scheduler_runs_a_reuploaded_script_with_its_new_version(
     make_job, django_capture_on_commit_callbacks
 ):
-    job = make_job(slug="echo")
+    job = make_job(slug="echo", cron="*/5 * * * *", timezone="UTC")
     due(job, T0)
     scheduler.tick(T0 + timedelta(seconds=1))  # first run: stores the version
     reupload(job, "def main(data):\n    return 2\n")

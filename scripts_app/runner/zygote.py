@@ -52,8 +52,9 @@ def serve(path: str) -> None:
     from scripts_app import bootstrap, runtime  # noqa: F401  (pre-import for the children)
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind(path)
+    listener.bind(path + ".new")
     listener.listen(64)
+    os.rename(path + ".new", path)  # appears only once it accepts connections
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -324,7 +325,31 @@ class Zygote:
 
 _servers: dict[tuple, Zygote] = {}
 _servers_lock = threading.Lock()
+_enabled = False
 BASE_VARS = ("PATH", "LANG", "LC_ALL", *STARTUP_VARS)
+
+
+def enable(warm_env: dict[str, str] | None = None) -> None:
+    """Use the fork server for every run in this process (a worker; see ForkServer
+    middleware). One-shot processes such as ``manage.py <slug>`` do not enable it."""
+    global _enabled
+    _enabled = True
+    if warm_env is not None:
+        for_env(warm_env)._ensure()
+
+
+def disable() -> None:
+    global _enabled
+    _enabled = False
+    with _servers_lock:
+        servers = list(_servers.values())
+        _servers.clear()
+    for server in servers:
+        server.stop()
+
+
+def enabled() -> bool:
+    return _enabled
 
 
 def for_env(env: dict[str, str]) -> Zygote:

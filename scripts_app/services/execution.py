@@ -190,7 +190,6 @@ def _run_in(
         grace=settings.PARSEQ_KILL_GRACE,
         log_limit=run_limits.log_bytes,
         tick_seconds=settings.PARSEQ_HEARTBEAT_SECONDS,
-        fork_server=settings.PARSEQ_FORK_SERVER,
     )
     if masker:  # secrets never reach the live log either, even split across chunks
         publisher = masking.MaskingChunkPublisher(execution.pk, ws.log_file, masker)
