@@ -218,6 +218,11 @@ PARSEQ_KILL_GRACE = env_int("PARSEQ_KILL_GRACE", 5, minimum=0)
 PARSEQ_LOG_LIMIT_BYTES = env_int("PARSEQ_LOG_LIMIT_BYTES", 10 * 1024 * 1024, minimum=1024)
 PARSEQ_HEARTBEAT_SECONDS = env_int("PARSEQ_HEARTBEAT_SECONDS", 2, minimum=1)
 PARSEQ_MAX_RUNNING = env_int("PARSEQ_MAX_RUNNING", 0, minimum=0)  # 0 = no global cap
+# Scheduler: a slot later than the grace when reached counts as missed (misfire policy).
+PARSEQ_MISFIRE_GRACE_SECONDS = env_int("PARSEQ_MISFIRE_GRACE_SECONDS", 60, minimum=0)
+PARSEQ_CATCH_UP_LIMIT = env_int("PARSEQ_CATCH_UP_LIMIT", 10, minimum=1)
+PARSEQ_MISSED_ROWS_LIMIT = env_int("PARSEQ_MISSED_ROWS_LIMIT", 100, minimum=1)
+PARSEQ_SCHEDULER_BATCH = env_int("PARSEQ_SCHEDULER_BATCH", 500, minimum=1)
 # Job controls (README "Job controls"). Resource limits a job does not set itself;
 # 0 = unlimited. Memory is address space (RLIMIT_AS), CPU is CPU seconds (RLIMIT_CPU).
 PARSEQ_MEMORY_LIMIT_MB = env_int("PARSEQ_MEMORY_LIMIT_MB", 2048, minimum=0)

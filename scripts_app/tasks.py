@@ -14,9 +14,9 @@ def run_execution(execution_id: int) -> None:
     execution.execute(execution_id)
 
 
-def enqueue_run(execution_id: int, queue: str = "default") -> None:
+def enqueue_run(execution_id: int, queue: str = "default", delay_ms: int | None = None) -> None:
     """Send ``run_execution(execution_id)`` to ``queue`` (a job's worker pool)."""
     message = run_execution.message(execution_id)
     if queue != message.queue_name:
         message = message.copy(queue_name=queue)
-    run_execution.broker.enqueue(message)
+    run_execution.broker.enqueue(message, delay=delay_ms)

@@ -14,15 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-CRON_ALIASES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 QUEUE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 # Variables the runner sets itself; a job may not override them.
@@ -148,11 +139,6 @@ def validate_queue_name(value: str) -> None:
         raise ValidationError(
             "A queue name uses letters, digits, '.', '_' and '-' only.", code="queue"
         )
-
-
-def normalize_cron(expression: str) -> str:
-    expression = " ".join(expression.split())
-    return CRON_ALIASES.get(expression.lower(), expression)
 
 
 def validate_cron(value: str) -> None:

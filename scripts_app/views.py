@@ -51,6 +51,14 @@ def wait_seconds(request) -> float | None:
     return seconds
 
 
+def start_run(request, job: Job, trigger: Trigger) -> Response:
+    """Start ``job`` from a ``{"data": {...}}`` request body; the answer for ``?wait``."""
+    wait_seconds(request)  # refuse a bad ?wait before anything is queued
+    params = run_body_params(request.data)
+    execution = dispatch.trigger(job, params=params, trigger=trigger, user=request.user)
+    return started_response(request, execution)
+
+
 def started_response(request, execution) -> Response:
     """202 with a pointer, or with ``?wait`` the outcome once the run ends in time."""
     seconds = wait_seconds(request)
@@ -92,10 +100,7 @@ class JobTriggerView(APIView):
         job = get_object_or_404(Job, slug=slug)
         if request.content_type.startswith(FORM_TYPES):
             return self.post_form(request, job)
-        wait_seconds(request)  # refuse a bad ?wait before anything is queued
-        params = run_body_params(request.data)
-        execution = dispatch.trigger(job, params=params, trigger=Trigger.HTTP, user=request.user)
-        return started_response(request, execution)
+        return start_run(request, job, Trigger.HTTP)
 
     def post_form(self, request, job: Job):
         """The Run button of the job page: JSON params from a text field, then back to the page."""

@@ -37,3 +37,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": "test_parseq"}  # noqa: F405
+# WhiteNoise looks for collected static files; tests serve none, so give it an empty folder.
+STATIC_ROOT = os.path.join(_tmp, "static")  # noqa: F405
+os.makedirs(STATIC_ROOT, exist_ok=True)

@@ -242,3 +242,24 @@ def test_the_idle_query_returns_the_earliest_enabled_next_run(make_job, every5):
     Job.objects.filter(pk=off.pk).update(enabled=False)
     assert later.next_run_at > at(0)
     assert scheduler.next_due() == at(0)
+
+
+def test_a_failing_step_does_not_stop_the_reaper(make_job, monkeypatch):
+    from django.utils import timezone
+
+    from scripts_app.services import state
+
+    run = Execution.objects.create(job=make_job(slug="lost"), trigger=Trigger.API)
+    state.claim(run.pk, "dead-worker:1")
+    Execution.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+
+    def broken(now):
+        raise OSError("a script in storage cannot be read")
+
+    broken.__name__ = "fire_due"
+    monkeypatch.setattr(scheduler, "STEPS", [broken, *scheduler.STEPS[1:]])
+    result = scheduler.tick()
+    assert isinstance(result["fire_due"], OSError)
+    assert result["reap_lost"] == [run.pk]
+    run.refresh_from_db()
+    assert run.status == Status.FAILED

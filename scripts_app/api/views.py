@@ -39,8 +39,8 @@ from scripts_app.api.serializers import (
     StoredFileSerializer,
 )
 from scripts_app.models import Execution, Job, Status, Trigger
-from scripts_app.services import control, dispatch, downloads, files, logs, removal, scripts
-from scripts_app.views import run_body_params, started_response, wait_seconds
+from scripts_app.services import control, downloads, files, logs, removal, scripts
+from scripts_app.views import start_run
 
 LOG_PAGE_BYTES = 1024 * 1024
 LIST_RELATED = {"job", "triggered_by"}
@@ -200,11 +200,7 @@ class JobViewSet(viewsets.ModelViewSet):
         parser_classes=[JSONParser],
     )
     def run(self, request, slug=None):
-        job = get_object_or_404(Job, slug=slug)
-        wait_seconds(request)  # refuse a bad ?wait before anything is queued
-        params = run_body_params(request.data)
-        execution = dispatch.trigger(job, params=params, trigger=Trigger.API, user=request.user)
-        return started_response(request, execution)
+        return start_run(request, get_object_or_404(Job, slug=slug), Trigger.API)
 
 
 # --- Executions --------------------------------------------------------------------------

@@ -85,14 +85,11 @@ def schedule_retry(execution: Execution) -> Execution | None:
 def send_when_due(retry: Execution) -> None:
     """Send the retry as a delayed message. If that fails, the local relay (embedded
     mode) or the scheduler's re-send of queued runs sends it once it is due."""
-    from scripts_app.tasks import run_execution
+    from scripts_app.tasks import enqueue_run
 
     delay_ms = max(int((retry.not_before - timezone.now()).total_seconds() * 1000), 0)
-    message = run_execution.message(retry.pk)
-    if retry.queue != message.queue_name:
-        message = message.copy(queue_name=retry.queue)
     try:
-        run_execution.broker.enqueue(message, delay=delay_ms)
+        enqueue_run(retry.pk, retry.queue, delay_ms)
     except DramatiqError as exc:
         logger.warning("retry #%s not sent now (%s); it is re-sent when due", retry.pk, exc)
         return

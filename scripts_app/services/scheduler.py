@@ -37,29 +37,25 @@ from scripts_app.services import dispatch, notify, recovery, retention, schedule
 logger = logging.getLogger("scripts_app.scheduler")
 
 
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
 def misfire_grace() -> timedelta:
     """A slot later than this when the scheduler gets to it counts as missed."""
-    return timedelta(seconds=_setting("PARSEQ_MISFIRE_GRACE_SECONDS", 60))
+    return timedelta(seconds=settings.PARSEQ_MISFIRE_GRACE_SECONDS)
 
 
 def catch_up_limit() -> int:
     """How many missed slots a ``catch_up`` job runs after downtime (the latest ones)."""
-    return _setting("PARSEQ_CATCH_UP_LIMIT", 10)
+    return settings.PARSEQ_CATCH_UP_LIMIT
 
 
 def missed_rows_limit() -> int:
     """How many missed slots of one job are recorded one by one after long downtime."""
-    return _setting("PARSEQ_MISSED_ROWS_LIMIT", 100)
+    return settings.PARSEQ_MISSED_ROWS_LIMIT
 
 
 def batch_size() -> int:
     """Jobs claimed per transaction: fewer round trips per job, while the row locks
     (which an admin edit of a due job waits for) are held for well under a second."""
-    return _setting("PARSEQ_SCHEDULER_BATCH", 500)
+    return settings.PARSEQ_SCHEDULER_BATCH
 
 
 @dataclass
@@ -353,9 +349,20 @@ STEPS: list[Callable[[datetime], Any]] = [
 
 
 def tick(now: datetime | None = None) -> dict[str, Any]:
-    """Run every step once; returns each step's result by name."""
+    """Run every step once; returns each step's result (or its exception) by name.
+
+    Steps are independent: one that fails (say, a job whose script cannot be read)
+    must not starve the others, above all the reaper and the re-sender.
+    """
     now = now or timezone.now()
-    return {step.__name__: step(now) for step in STEPS}
+    results: dict[str, Any] = {}
+    for step in STEPS:
+        try:
+            results[step.__name__] = step(now)
+        except Exception as exc:  # logged with its traceback; the next tick tries again
+            logger.exception("scheduler step %s failed", step.__name__)
+            results[step.__name__] = exc
+    return results
 
 
 def run(
