@@ -16,7 +16,9 @@ Starts a throwaway PostgreSQL and RabbitMQ (the test suite's helpers), then a re
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -41,6 +43,7 @@ def start_services(threads: int):
     pg = postgres.start_cluster()
     rabbit = rabbitmq.start_node(consumer_timeout_ms=1_800_000)
     data = tempfile.mkdtemp(prefix="parseq-bench-")
+    atexit.register(shutil.rmtree, data, ignore_errors=True)
     env = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         "DATABASE_URL": pg.url("postgres"),

@@ -264,6 +264,9 @@ PARSEQ_SPOOL_RETRY_SECONDS = env_int("PARSEQ_SPOOL_RETRY_SECONDS", 30, minimum=1
 # The scheduler re-sends a queued run whose message is this old (or was never sent:
 # broker down at trigger time). A duplicate is harmless; the worker's claim dedupes.
 PARSEQ_RESEND_AFTER_SECONDS = env_int("PARSEQ_RESEND_AFTER_SECONDS", 30, minimum=1)
+# A message RabbitMQ confirmed is durable: re-send it only after this long (a safety
+# net), so a long backlog is not multiplied by re-sends.
+PARSEQ_RESEND_SENT_AFTER_SECONDS = env_int("PARSEQ_RESEND_SENT_AFTER_SECONDS", 600, minimum=1)
 # Start scripts by forking a pre-started, pre-imported interpreter (runner/zygote.py):
 # same isolation (own process group, clean env, rlimits, lifeline), ~10x faster start.
 PARSEQ_FORK_SERVER = env_bool("PARSEQ_FORK_SERVER", True)

@@ -29,6 +29,7 @@ import array
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -67,8 +68,9 @@ def serve(path: str) -> None:
     while True:
         for key, _ in selector.select():
             if key.data == "lifeline":
-                if not os.read(sys.stdin.fileno(), 4096):
-                    os._exit(0)  # the worker is gone
+                if not os.read(sys.stdin.fileno(), 4096):  # the worker is gone
+                    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+                    os._exit(0)
             elif key.data == "child":
                 try:
                     os.read(wake_r, 4096)
@@ -320,6 +322,8 @@ class Zygote:
             if self.process is not None and self.process.poll() is None:
                 self.process.stdin.close()
                 self.process.wait(timeout=10)
+            if self.path:
+                shutil.rmtree(os.path.dirname(self.path), ignore_errors=True)
             self.process = None
 
 

@@ -94,11 +94,13 @@ def execute(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -
     if SHUTDOWN.started:
         # Stay queued: the scheduler re-sends it to a worker that is not stopping.
         logger.info("worker is shutting down; execution %s left queued", execution_id)
+        _mark_unsent(execution_id)
         return None
     # The claim also enforces the concurrency caps and retry backoff; a run that
     # does not fit yet stays queued and is sent again when a slot frees.
     if not retry_db(concurrency.claim, execution_id, worker_id(), what=f"claim {execution_id}"):
         logger.info("execution %s is not claimable now; message ignored", execution_id)
+        _mark_unsent(execution_id)
         return None
     execution = retry_db(
         Execution.objects.select_related("job", "script_version").get,
@@ -151,6 +153,17 @@ def execute(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -
     if finished:  # retry, e-mail, next waiting run: only after the final status is written
         followups.after_final(execution)
     return execution
+
+
+def _mark_unsent(execution_id: int) -> None:
+    """This message is consumed without running the run: if it is still queued (held
+    back, or this worker is stopping), it has no message any more; say so, so that the
+    scheduler's re-send picks it up after PARSEQ_RESEND_AFTER_SECONDS."""
+    retry_db(
+        Execution.objects.filter(pk=execution_id, status=Status.QUEUED).update,
+        sent_at=None,
+        what=f"unsend {execution_id}",
+    )
 
 
 def _run_in(

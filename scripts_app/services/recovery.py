@@ -27,17 +27,23 @@ def resend_stale_queued(older_than: timedelta | None = None) -> int:
     """Re-send queued runs whose last send is older than ``older_than`` (or never happened).
 
     Covers a broker outage and a message dropped between commit and publish. A
-    repeat is harmless: the worker's claim lets only one delivery run.
+    repeat is harmless: the worker's claim lets only one delivery run. By default a
+    never-sent run waits ``PARSEQ_RESEND_AFTER_SECONDS``; one whose message the broker
+    confirmed waits ``PARSEQ_RESEND_SENT_AFTER_SECONDS`` (it is most likely still
+    queued there, behind others).
     """
     from scripts_app.services.dispatch import send
 
+    now = timezone.now()
     if older_than is None:
-        older_than = timedelta(seconds=settings.PARSEQ_RESEND_AFTER_SECONDS)
-    cutoff = timezone.now() - older_than
+        cutoff = now - timedelta(seconds=settings.PARSEQ_RESEND_AFTER_SECONDS)
+        sent_cutoff = now - timedelta(seconds=settings.PARSEQ_RESEND_SENT_AFTER_SECONDS)
+    else:
+        cutoff = sent_cutoff = now - older_than
     stale = (
         Execution.objects.filter(status=Status.QUEUED)
         .filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
-        .filter(Q(sent_at__isnull=True, created_at__lte=cutoff) | Q(sent_at__lte=cutoff))
+        .filter(Q(sent_at__isnull=True, created_at__lte=cutoff) | Q(sent_at__lte=sent_cutoff))
         .order_by("created_at", "id")
         .values_list("id", "queue")[:500]
     )

@@ -144,6 +144,8 @@ def stack(rabbitmq, s3_server, postgres_server):
             "4",
             "--timeout",
             "120",
+            "--keep-alive",
+            "30",
         ],
         env,
         base,

@@ -103,7 +103,10 @@ class Api:
         return self.base_url + path
 
     def get(self, path: str, **kw) -> requests.Response:
-        return self.session.get(self.url(path), timeout=30, **kw)
+        try:
+            return self.session.get(self.url(path), timeout=30, **kw)
+        except requests.ConnectionError:  # a keep-alive connection the server just closed
+            return self.session.get(self.url(path), timeout=30, **kw)
 
     def post(self, path: str, **kw) -> requests.Response:
         return self.session.post(self.url(path), timeout=30, **kw)

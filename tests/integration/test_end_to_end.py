@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.integration.stack import unique_slug
+from tests.integration.stack import BIN, Api, Service, unique_slug, wait_until
+from tests.services import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +70,36 @@ def test_an_s3_artifact_download_redirects_to_a_short_lived_presigned_url(stack,
     assert location.startswith(f"{stack.s3.endpoint}/{stack.s3.bucket}/executions/")
     assert "X-Amz-Expires=" in location or "Expires=" in location
     assert requests.get(location, timeout=10).content == expected_payload(2)
+
+
+def test_with_redirects_off_an_s3_artifact_streams_through_django(stack, api):
+    slug = unique_slug("streamed")
+    api.create_job(slug, REPORT_SCRIPT)
+    run = api.wait_final(api.trigger(slug, {"kib": 64})["id"], timeout=60)
+    port = free_port()
+    web = Service(
+        "web-streaming",
+        [str(BIN / "gunicorn"), "parseq.wsgi:application", "--bind", f"127.0.0.1:{port}"],
+        {**stack.env, "PARSEQ_DOWNLOAD_REDIRECT": "0"},
+        stack.base,
+    ).start()
+    try:
+        streaming = Api(f"http://127.0.0.1:{port}", api.token)
+
+        def answered():
+            try:
+                return streaming.get("/admin/login/").status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(answered, 60, "the second web server")
+        path = f"/api/v1/executions/{run['id']}/artifacts/report.bin"
+        whole = streaming.get(path, allow_redirects=False)
+        part = streaming.get(path, headers={"Range": "bytes=256-511"}, allow_redirects=False)
+    finally:
+        web.stop()
+
+    assert whole.status_code == 200
+    assert whole.content == expected_payload(64)
+    assert part.status_code == 206
+    assert part.content == expected_payload(64)[256:512]
