@@ -270,6 +270,8 @@ PARSEQ_RESEND_SENT_AFTER_SECONDS = env_int("PARSEQ_RESEND_SENT_AFTER_SECONDS", 6
 # Start scripts by forking a pre-started, pre-imported interpreter (runner/zygote.py):
 # same isolation (own process group, clean env, rlimits, lifeline), ~10x faster start.
 PARSEQ_FORK_SERVER = env_bool("PARSEQ_FORK_SERVER", True)
+# Mark Parseq processes non-dumpable so scripts cannot read their /proc/<pid>/environ.
+PARSEQ_HIDE_PROCESS_ENV = env_bool("PARSEQ_HIDE_PROCESS_ENV", True)
 
 LOGGING = {
     "version": 1,

@@ -104,6 +104,9 @@ def run(script: Path) -> int:
 
 
 def main() -> None:
+    from scripts_app import hardening
+
+    hardening.drop_ptrace_capability()  # before any of the script's code runs
     _die_with_worker()
     _apply_limits()
     try:

@@ -99,12 +99,12 @@ def group_alive(pgid: int) -> bool:
 
 def spawn(spec: ProcessSpec, lifeline_fd: int) -> subprocess.Popen:
     if spec.fork_server or zygote.enabled():
-        server = zygote.for_env(spec.env)
-        if server.accepts(spec.env):
-            try:
+        try:
+            server = zygote.for_env(spec.env)
+            if server.accepts(spec.env):
                 return server.spawn(spec.script, spec.workdir, spec.env, lifeline_fd)
-            except OSError as exc:  # the fork server is gone: start this run the classic way
-                logger.warning("fork server unavailable (%s); spawning the script", exc)
+        except Exception as exc:  # the fork server failed: start this run the classic way
+            logger.warning("fork server unavailable (%r); spawning the script", exc)
     env = {**spec.env, "PARSEQ_LIFELINE_FD": str(lifeline_fd)}
     return subprocess.Popen(
         [sys.executable, "-u", "-m", "scripts_app.bootstrap", str(spec.script)],
@@ -131,6 +131,9 @@ def run_process(
     lifeline_r, lifeline_w = os.pipe()
     try:
         proc = spawn(spec, lifeline_r)
+    except BaseException:
+        os.close(lifeline_w)
+        raise
     finally:
         os.close(lifeline_r)
     try:

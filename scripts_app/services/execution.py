@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from scripts_app.errors import ParseqError
-from scripts_app.models import Execution, Status
+from scripts_app.models import Execution, Job, Status
 from scripts_app.runner.process import ProcessOutcome, ProcessSpec, run_process
 from scripts_app.runner.workspace import Workspace, clean_env, workspace
 from scripts_app.services import (
     concurrency,
+    dispatch,
     files,
     followups,
     limits,
@@ -36,7 +37,12 @@ from scripts_app.services import (
     storage,
 )
 from scripts_app.services.logs import ChunkPublisher
-from scripts_app.services.resilience import heartbeat_while, reset_connection, retry_db
+from scripts_app.services.resilience import (
+    Heartbeat,
+    heartbeat_while,
+    reset_connection,
+    retry_db,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,57 +108,104 @@ def execute(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -
         logger.info("execution %s is not claimable now; message ignored", execution_id)
         _mark_unsent(execution_id)
         return None
+    return carry_out(execution_id, echo=echo)
+
+
+def trigger_here(job: Job, *, params: Any, trigger: str) -> tuple[Execution, bool]:
+    """Record a run to carry out in this process (``manage.py <slug>``), claimed in the
+    same transaction when the caps allow: no relay or re-send ever sees it queued.
+    False: it waits for a slot like any queued run."""
+    with transaction.atomic():
+        run = dispatch.trigger(job, params=params, trigger=trigger, send=False)
+        claimed = concurrency.claim(run.pk, worker_id())
+    return run, claimed
+
+
+@dataclass
+class Run:
+    """What the steps of one claimed run share."""
+
+    execution: Execution
+    limits: limits.Limits
+    secret_vars: dict[str, str]
+    masker: masking.Masker
+    unreadable: str = ""  # secrets that cannot be decrypted: the run fails saying so
+    echo: Callable[[bytes], None] | None = None
+    heartbeat: Heartbeat | None = None
+
+
+def carry_out(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -> Execution:
+    """Run an execution this process has claimed to its final status.
+
+    The heartbeat runs from the claim to the final state, through every slow step.
+    Whatever goes wrong in the worker's own steps, the run still ends: ``failed``
+    naming the error, or ``cancelled`` on Ctrl-C (re-raised) — never left running.
+    """
+    masker = masking.Masker(())
+    with heartbeat_while(execution_id) as heartbeat:
+        try:
+            run = _load(execution_id, echo, heartbeat)
+            masker = run.masker
+            verdict, fields = _carry_out(run)
+        except KeyboardInterrupt:
+            _finish(execution_id, Verdict(Status.CANCELLED, "interrupted"), {}, masker)
+            raise
+        except Exception as exc:
+            logger.exception("execution %s: the worker failed running it", execution_id)
+            verdict, fields = Verdict(Status.FAILED, worker_error(exc)), {}
+        finished = _finish(execution_id, verdict, fields, masker)
+    execution = retry_db(
+        Execution.objects.select_related("job").get, pk=execution_id, what="reload"
+    )
+    logger.info("execution %s of %s ended %s", execution_id, execution.job.slug, execution.status)
+    if finished:  # retry, e-mail, next waiting run: only after the final status is written
+        followups.after_final(execution)
+    return execution
+
+
+def worker_error(exc: BaseException) -> str:
+    return f"worker error: {type(exc).__name__}: {exc}"[:300]
+
+
+def _load(execution_id: int, echo, heartbeat: Heartbeat) -> Run:
     execution = retry_db(
         Execution.objects.select_related("job", "script_version").get,
         pk=execution_id,
         what=f"load {execution_id}",
     )
-    job = execution.job
-    base = settings.PARSEQ_WORK_DIR
-    run_limits = limits.for_job(job)
     try:
-        secret_vars, unreadable = secrets.secret_env(job), ""
+        secret_vars, unreadable = secrets.secret_env(execution.job), ""
     except secrets.SecretUnreadable as exc:
         secret_vars, unreadable = {}, str(exc)
-    masker = secrets.masker_for(secret_vars)
-    with workspace(base, prefix=f"run-{execution_id}-") as ws:
-        if unreadable:
-            outcome = ProcessOutcome(exit_code=None, stop_reason=unreadable)
-        else:
-            outcome = _run_in(ws, execution, echo, secret_vars, masker, run_limits)
-        verdict = judge(outcome, ws, execution)
-        breach = limits.breach_after_exit(outcome, ws, run_limits)
-        if breach and verdict.status in (Status.SUCCEEDED, Status.FAILED):
-            verdict = Verdict(Status.FAILED, breach, exit_code=verdict.exit_code)
-        if breach == run_limits.output_message:
-            limits.discard_outputs(ws)
-        masking.mask_file(ws.log_file, masker)
-        try:
-            with heartbeat_while(execution_id):
-                fields = retry_db(
-                    storage.store_outputs, execution, ws, what=f"store {execution_id}"
-                )
-        except spool.STORAGE_ERRORS as exc:
-            kept = spool.keep(execution_id, ws)
-            logger.error("execution %s: outputs kept in %s: %s", execution_id, kept, exc)
-            fields = {}
-            verdict.error = "\n".join(filter(None, [verdict.error, spool.note(exc, kept)]))
+    return Run(
+        execution=execution,
+        limits=limits.for_job(execution.job),
+        secret_vars=secret_vars,
+        masker=secrets.masker_for(secret_vars),
+        unreadable=unreadable,
+        echo=echo,
+        heartbeat=heartbeat,
+    )
+
+
+def _carry_out(run: Run) -> tuple[Verdict, dict]:
+    """Workspace in, verdict and stored outputs out; the workspace is gone after."""
+    with workspace(settings.PARSEQ_WORK_DIR, prefix=f"run-{run.execution.pk}-") as ws:
+        outcome = _run_in(ws, run)
+        verdict = _judge_with_limits(outcome, ws, run)
+        fields = _store(ws, run, verdict)
+    return verdict, fields
+
+
+def _finish(execution_id: int, verdict: Verdict, fields: dict, masker: masking.Masker) -> bool:
     fields.update(
         exit_code=verdict.exit_code,
         result=masker.json(verdict.result),
         error=masker.text(verdict.error)[:2000],
-        pid=outcome.pid,
     )
-    finished = retry_db(
+    return retry_db(
         state.finish, execution_id, verdict.status, what=f"finish {execution_id}", **fields
     )
-    execution = retry_db(
-        Execution.objects.select_related("job").get, pk=execution_id, what="reload"
-    )
-    logger.info("execution %s of %s ended %s", execution_id, job.slug, execution.status)
-    if finished:  # retry, e-mail, next waiting run: only after the final status is written
-        followups.after_final(execution)
-    return execution
 
 
 def _mark_unsent(execution_id: int) -> None:
@@ -166,80 +219,150 @@ def _mark_unsent(execution_id: int) -> None:
     )
 
 
-def _run_in(
-    ws: Workspace,
-    execution: Execution,
-    echo,
-    secret_vars: dict[str, str],
-    masker: masking.Masker,
-    run_limits: limits.Limits,
-) -> ProcessOutcome:
-    job = execution.job
+# --- the steps of a run ----------------------------------------------------------------
+
+
+def _run_in(ws: Workspace, run: Run) -> ProcessOutcome:
+    stop = run.unreadable or _prepare(ws, run.execution)
+    if stop:
+        return ProcessOutcome(exit_code=None, stop_reason=stop)
+    return _run_process(ws, run)
+
+
+def _prepare(ws: Workspace, execution: Execution) -> str | None:
+    """Script, params and input files into the workspace; a reason to fail the run, if any."""
     try:
-        with heartbeat_while(execution.pk), execution.script_version.file.open("rb") as src:
+        with execution.script_version.file.open("rb") as src:
             ws.script.write_bytes(src.read())
     except spool.STORAGE_ERRORS as exc:  # storage down: fail clearly, not as "worker lost"
         reason = f"{type(exc).__name__}: {exc}"[:300]
-        return ProcessOutcome(exit_code=None, stop_reason=f"could not read the script: {reason}")
+        return f"could not read the script: {reason}"
     ws.params_file.write_text(json.dumps(execution.params), encoding="utf-8")
     try:  # params["input_files"]: the worker fetches them; scripts get no storage credentials
         files.fetch_inputs(execution.params, ws.inputs)
-    except (ParseqError, OSError) as exc:
-        return ProcessOutcome(exit_code=None, stop_reason=f"input files: {exc}")
+    except (ParseqError, *spool.STORAGE_ERRORS) as exc:
+        return f"input files: {exc}"[:300]
     files.result_dir(ws.root).mkdir(exist_ok=True)
+    return None
+
+
+def _spec(ws: Workspace, run: Run) -> ProcessSpec:
+    job = run.execution.job
     run_vars = {
         **(job.env or {}),
-        **secret_vars,
-        **run_limits.process_env(),
-        "PARSEQ_RUN_ID": str(execution.pk),
+        **run.secret_vars,
+        **run.limits.process_env(),
+        "PARSEQ_RUN_ID": str(run.execution.pk),
         "PARSEQ_JOB": job.slug,
         "PARSEQ_RESULT_FILES_DIR": str(files.result_dir(ws.root)),
     }
-    spec = ProcessSpec(
+    return ProcessSpec(
         script=ws.script,
         workdir=ws.root,
         env=clean_env(ws, run_vars),
         timeout=job.timeout or settings.PARSEQ_DEFAULT_TIMEOUT,
         grace=settings.PARSEQ_KILL_GRACE,
-        log_limit=run_limits.log_bytes,
+        log_limit=run.limits.log_bytes,
         tick_seconds=settings.PARSEQ_HEARTBEAT_SECONDS,
     )
-    if masker:  # secrets never reach the live log either, even split across chunks
-        publisher = masking.MaskingChunkPublisher(execution.pk, ws.log_file, masker)
+
+
+def _run_process(ws: Workspace, run: Run) -> ProcessOutcome:
+    execution_id = run.execution.pk
+    if run.masker:  # secrets never reach the live log either, even split across chunks
+        publisher = masking.MaskingChunkPublisher(execution_id, ws.log_file, run.masker)
     else:
-        publisher = ChunkPublisher(execution.pk, ws.log_file)
-    echo, flush_echo = masking.masked_echo(echo, masker)
+        publisher = ChunkPublisher(execution_id, ws.log_file)
+    echo, flush_echo = masking.masked_echo(run.echo, run.masker)
 
     def on_start(pid: int) -> None:
-        retry_db(Execution.objects.filter(pk=execution.pk).update, pid=pid, what="record pid")
+        retry_db(Execution.objects.filter(pk=execution_id).update, pid=pid, what="record pid")
+
+    outcome = run_process(
+        _spec(ws, run),
+        ws.log_file,
+        on_start=on_start,
+        on_tick=_ticker(ws, run, publisher),
+        echo=echo,
+    )
+    flush_echo()
+    return outcome
+
+
+def _ticker(ws: Workspace, run: Run, publisher: ChunkPublisher) -> Callable[[], str | None]:
+    """The supervisor's heartbeat: publish the log, beat, and say why to stop, if so."""
+    execution_id = run.execution.pk
 
     def on_tick() -> str | None:
         if SHUTDOWN.expired:
             return SHUTDOWN_STOP.format(grace=SHUTDOWN.grace)
         try:
             publisher.publish()
-            Execution.objects.filter(pk=execution.pk).update(heartbeat_at=timezone.now())
-            cancel = (
-                Execution.objects.filter(pk=execution.pk)
-                .values_list("cancel_requested_at", flat=True)
-                .first()
-            )
+            stop = None if _beat(execution_id) else _why_stopped(execution_id)
         except DatabaseError as exc:  # database away for a moment: the script keeps running
-            logger.warning("execution %s: heartbeat skipped: %s", execution.pk, exc)
+            logger.warning("execution %s: heartbeat skipped: %s", execution_id, exc)
             reset_connection()
             return None
-        if cancel:
-            return "cancelled"
-        return limits.breach_while_running(ws, run_limits)
+        if run.heartbeat:
+            run.heartbeat.touch()
+        return stop or limits.breach_while_running(ws, run.limits)
 
-    outcome = run_process(spec, ws.log_file, on_start=on_start, on_tick=on_tick, echo=echo)
-    flush_echo()
-    try:  # files left in results/ become keys runs/<id>/<name> of the file storage API
-        files.store_results(execution.pk, ws.root)
+    return on_tick
+
+
+def _beat(execution_id: int) -> bool:
+    """One statement per heartbeat; False when the run is no longer ours to keep going
+    (a cancel was requested, or its status changed)."""
+    rows = Execution.objects.filter(
+        pk=execution_id, status=Status.RUNNING, cancel_requested_at__isnull=True
+    )
+    return rows.update(heartbeat_at=timezone.now()) == 1
+
+
+def _why_stopped(execution_id: int) -> str:
+    row = Execution.objects.filter(pk=execution_id).values("status", "cancel_requested_at").first()
+    if row and row["cancel_requested_at"] and row["status"] == Status.RUNNING:
+        return "cancelled"
+    status = row["status"] if row else "deleted"
+    return f"stopped: the run was ended elsewhere ({status})"
+
+
+def _judge_with_limits(outcome: ProcessOutcome, ws: Workspace, run: Run) -> Verdict:
+    verdict = judge(outcome, ws, run.execution)
+    breach = limits.breach_after_exit(outcome, ws, run.limits)
+    if breach and verdict.status in (Status.SUCCEEDED, Status.FAILED):
+        verdict = Verdict(Status.FAILED, breach, exit_code=verdict.exit_code)
+    if breach == run.limits.output_message:
+        limits.discard_outputs(ws)
+    return verdict
+
+
+def _store(ws: Workspace, run: Run, verdict: Verdict) -> dict:
+    """Result files, log and output files into storage; the Execution fields to set.
+    Storage down: the outputs are spooled on this host and the run says so."""
+    execution_id = run.execution.pk
+    masking.mask_file(ws.log_file, run.masker)
+    _store_result_files(ws, execution_id, verdict)
+    try:
+        return retry_db(storage.store_outputs, run.execution, ws, what=f"store {execution_id}")
+    except spool.STORAGE_ERRORS as exc:
+        kept = spool.keep(execution_id, ws)
+        logger.error("execution %s: outputs kept in %s: %s", execution_id, kept, exc)
+        verdict.error = "\n".join(filter(None, [verdict.error, spool.note(exc, kept)]))
+        return {}
+
+
+def _store_result_files(ws: Workspace, execution_id: int, verdict: Verdict) -> None:
+    """Files left in results/ become keys runs/<id>/<name> of the file storage API."""
+    try:
+        files.store_results(execution_id, ws.root)
     except Exception as exc:  # any storage backend error: the run cannot hand its keys back
-        logger.exception("execution %s: storing result files failed", execution.pk)
-        outcome.stop_reason = outcome.stop_reason or f"could not store result files: {exc}"
-    return outcome
+        logger.exception("execution %s: storing result files failed", execution_id)
+        message = f"could not store result files: {exc}"
+        if verdict.status == Status.SUCCEEDED:
+            verdict.status, verdict.result, verdict.error = Status.FAILED, None, message
+        else:
+            verdict.error = "\n".join(filter(None, [verdict.error, message]))
 
 
 def judge(outcome: ProcessOutcome, ws: Workspace, execution: Execution) -> Verdict:
@@ -268,9 +391,9 @@ def failure_message(code: int | None, ws: Workspace, execution: Execution) -> st
         reported = None
     if isinstance(reported, dict) and reported.get("error"):
         return str(reported["error"])
-    if code is not None and code < 0:
-        sig = signal.Signals(-code)
-        if sig == signal.SIGXCPU:
-            return f"CPU time limit exceeded ({execution.job.cpu_time_limit} s)"
-        return f"killed by {sig.name}"
+    if code is not None and code < 0:  # limits.breach_after_exit names a CPU limit it hit
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:  # a real-time signal has no name
+            return f"killed by signal {-code}"
     return f"exit code {code}"

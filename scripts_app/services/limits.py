@@ -2,9 +2,9 @@
 
 Each job may set its own; unset fields take the PARSEQ_*_LIMIT settings, where
 0 means unlimited. Memory and CPU are kernel rlimits applied in the script's
-process (scripts_app/bootstrap.py); log and output size are watched by the
-worker every heartbeat and checked again when the process ends. Exceeding any
-of them fails the run with an error that names the limit.
+process (scripts_app/bootstrap.py); log and output size (artifacts and result
+files) are watched by the worker every heartbeat and checked again when the
+process ends. Exceeding any of them fails the run with an error that names the limit.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.conf import settings
 from scripts_app.models import Job
 from scripts_app.runner.process import ProcessOutcome
 from scripts_app.runner.workspace import Workspace
+from scripts_app.services import files
 
 MB = 1024 * 1024
 
@@ -68,8 +69,8 @@ def for_job(job: Job) -> Limits:
 def output_size(outputs: Path, stop_above: int | None = None) -> int:
     """Total bytes of the regular files under ``outputs`` (stops counting past ``stop_above``)."""
     total = 0
-    for root, _dirs, files in os.walk(outputs):
-        for name in files:
+    for root, _dirs, names in os.walk(outputs):
+        for name in names:
             try:
                 stat = os.lstat(os.path.join(root, name))
             except FileNotFoundError:  # the script removed it meanwhile
@@ -89,10 +90,24 @@ def log_exceeded(ws: Workspace, limits: Limits) -> bool:
         return False
 
 
+def output_folders(ws: Workspace) -> tuple[Path, Path]:
+    """What counts towards the output limit: artifacts and result files alike."""
+    return ws.outputs, files.result_dir(ws.root)
+
+
+def run_output_size(ws: Workspace, stop_above: int | None = None) -> int:
+    total = 0
+    for folder in output_folders(ws):
+        total += output_size(folder, None if stop_above is None else stop_above - total)
+        if stop_above is not None and total > stop_above:
+            break
+    return total
+
+
 def output_exceeded(ws: Workspace, limits: Limits) -> bool:
     if not limits.output_bytes:
         return False
-    return output_size(ws.outputs, stop_above=limits.output_bytes) > limits.output_bytes
+    return run_output_size(ws, stop_above=limits.output_bytes) > limits.output_bytes
 
 
 def breach_while_running(ws: Workspace, limits: Limits) -> str | None:
@@ -129,8 +144,9 @@ def _reported_memory_error(ws: Workspace) -> bool:
 
 def discard_outputs(ws: Workspace) -> None:
     """Drop the files of a run over its output limit: they are not uploaded."""
-    for path in sorted(ws.outputs.rglob("*"), reverse=True):
-        if path.is_dir() and not path.is_symlink():
-            path.rmdir()
-        else:
-            path.unlink(missing_ok=True)
+    for folder in output_folders(ws):
+        for path in sorted(folder.rglob("*"), reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink(missing_ok=True)

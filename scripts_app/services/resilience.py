@@ -61,23 +61,41 @@ def retry_db(
             delay = min(delay * 2, MAX_DELAY)
 
 
+class Heartbeat:
+    """When the run's heartbeat was last written; the supervisor's own beats
+    ``touch()`` it, so the background thread does not write a second one."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+
+    def touch(self) -> None:
+        self.last = time.monotonic()
+
+    def due(self, interval: float) -> bool:
+        return time.monotonic() - self.last >= interval
+
+
 @contextmanager
-def heartbeat_while(execution_id: int, every: float | None = None) -> Iterator[None]:
+def heartbeat_while(execution_id: int, every: float | None = None) -> Iterator[Heartbeat]:
     """Keep a running execution's heartbeat fresh during slow work outside the
-    supervisor loop (uploading outputs, waiting for storage), so the reaper does
-    not take a live run for a lost one."""
+    supervisor loop (fetching inputs, uploading outputs, waiting for storage), so
+    the reaper does not take a live run for a lost one."""
     from scripts_app.models import Execution, Status
 
     interval = settings.PARSEQ_HEARTBEAT_SECONDS if every is None else every
     stop = threading.Event()
+    heartbeat = Heartbeat()
 
     def beat() -> None:
         try:
             while not stop.wait(interval):
+                if not heartbeat.due(interval):  # the supervisor beat meanwhile
+                    continue
                 try:
                     Execution.objects.filter(pk=execution_id, status=Status.RUNNING).update(
                         heartbeat_at=timezone.now()
                     )
+                    heartbeat.touch()
                 except DatabaseError as exc:
                     logger.warning("execution %s: heartbeat skipped: %s", execution_id, exc)
                     reset_connection()
@@ -87,7 +105,7 @@ def heartbeat_while(execution_id: int, every: float | None = None) -> Iterator[N
     thread = threading.Thread(target=beat, name=f"parseq-heartbeat-{execution_id}", daemon=True)
     thread.start()
     try:
-        yield
+        yield heartbeat
     finally:
         stop.set()
         thread.join()

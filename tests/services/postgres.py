@@ -15,6 +15,12 @@ from tests.services import as_user, chown_to, free_port
 USER = "postgres"
 
 
+def server_env() -> dict[str, str]:
+    # The server must not inherit the suite's environment (SECRET_KEY and friends):
+    # scripts under test scan /proc for exactly those values.
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+
+
 @dataclass
 class PostgresServer:
     data_dir: str
@@ -33,6 +39,7 @@ class PostgresServer:
             check=check,
             capture_output=True,
             text=True,
+            env=server_env(),
         )
 
     def start(self) -> None:

@@ -38,7 +38,10 @@ class Command(BaseCommand):
         except json.JSONDecodeError as exc:
             raise CommandError(f"--params is not valid JSON: {exc}") from None
         try:
-            run = dispatch.trigger(job, params=params, trigger=Trigger.CLI, send=options["enqueue"])
+            if options["enqueue"]:
+                run = dispatch.trigger(job, params=params, trigger=Trigger.CLI)
+            else:  # claimed as it is recorded, when it fits the caps: no worker takes it
+                run, claimed = execution.trigger_here(job, params=params, trigger=Trigger.CLI)
         except InvalidParams as exc:
             raise CommandError(f"invalid params: {exc}") from None
         except JobNotRunnable as exc:
@@ -48,12 +51,14 @@ class Command(BaseCommand):
             if options["no_wait"]:
                 return
             run = self.wait(run)
+        elif claimed:
+            run = execution.carry_out(run.pk, echo=self.echo)
         else:
             run = self.run_here(run)
         self.report(run)
 
     def run_here(self, run: Execution) -> Execution:
-        """Run in this process; under a concurrency cap, wait for a free slot first."""
+        """Run in this process once a concurrency cap leaves a free slot."""
         while True:
             done = execution.execute(run.pk, echo=self.echo)
             if done is not None:
