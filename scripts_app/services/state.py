@@ -1,7 +1,9 @@
 """The execution state machine. Status only moves forward, by conditional UPDATEs:
 
     queued ──claim──► running ──finish──► succeeded | failed | timed_out | cancelled
-    queued ──────────────────────────────► cancelled | skipped | failed (lost before start)
+    queued ──────────────────────────────► cancelled (cancelled before it started)
+
+(Skipped slots and runs refused by their schema are inserted already final.)
 
 A duplicate delivery, a late message or a second scheduler matches no row and
 changes nothing.
@@ -17,7 +19,7 @@ from django.utils import timezone
 from scripts_app.models import FINAL_STATUSES, Execution, Status
 
 ALLOWED = {
-    Status.QUEUED: {Status.RUNNING, Status.CANCELLED, Status.SKIPPED, Status.FAILED},
+    Status.QUEUED: {Status.RUNNING, Status.CANCELLED},
     Status.RUNNING: {Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED},
 }
 

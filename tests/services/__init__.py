@@ -36,6 +36,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def server_env(**extra: str) -> dict[str, str]:
+    """Environment for a test server: not the suite's own, which holds SECRET_KEY and
+    friends that scripts under test scan /proc for (tests/test_script_environment.py)."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **extra}
+
+
 def as_user(user: str, argv: list[str]) -> list[str]:
     """Run ``argv`` as ``user`` when we are root (server binaries refuse root)."""
     if os.geteuid() != 0:

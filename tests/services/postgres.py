@@ -10,15 +10,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from tests.services import as_user, chown_to, free_port
+from tests.services import as_user, chown_to, free_port, server_env
 
 USER = "postgres"
-
-
-def server_env() -> dict[str, str]:
-    # The server must not inherit the suite's environment (SECRET_KEY and friends):
-    # scripts under test scan /proc for exactly those values.
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.services import as_user, chown_to, free_port, need
+from tests.services import as_user, chown_to, free_port, need, server_env
 
 USER = "rabbitmq"
 SBIN = "/usr/lib/rabbitmq/bin"  # the real scripts; /usr/sbin wraps them with su
@@ -38,7 +38,7 @@ class RabbitMQServer:
 
     def env(self) -> dict[str, str]:
         return {
-            **os.environ,
+            **server_env(),
             "HOME": self.base,
             "RABBITMQ_HOME": "/usr/lib/rabbitmq",
             "RABBITMQ_MNESIA_BASE": os.path.join(self.base, "mnesia"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.services import free_port, need
+from tests.services import free_port, need, server_env
 
 ACCESS_KEY = "parseq-test-access"
 SECRET_KEY = "parseq-test-secret"
@@ -70,6 +70,7 @@ class S3Server:
             )
         self.process = subprocess.Popen(
             [moto, "-H", "127.0.0.1", "-p", str(self.port)],
+            env=server_env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
