@@ -1,10 +1,15 @@
 """Resource limits: exceeding memory, CPU time, log size or output size fails the
 run with an error that names the limit."""
 
+import signal
 import time
 
+from django.core.files.storage import default_storage
+
 from scripts_app.models import Status, Trigger
-from scripts_app.services import dispatch, execution, limits
+from scripts_app.runner.process import ProcessOutcome
+from scripts_app.runner.workspace import workspace
+from scripts_app.services import dispatch, execution, files, limits
 
 
 def run_now(job):
@@ -109,3 +114,34 @@ def test_output_growing_past_the_limit_stops_the_run(make_job):
     assert run.status == Status.FAILED
     assert run.error == "output size limit exceeded (1,000 bytes)"
     assert run.elapsed < 15
+
+
+def test_result_files_count_towards_the_output_limit(make_job):
+    job = make_job(
+        "from scripts_app import runtime\n"
+        "def main(data):\n"
+        "    runtime.output_path('a.bin').write_bytes(b'0' * 600)\n"
+        "    runtime.result_file('big.bin').write_bytes(b'0' * 600)\n"
+        "    return 'done'\n",
+        output_limit_bytes=1000,
+    )
+    run = run_now(job)
+    assert run.status == Status.FAILED
+    assert run.error == "output size limit exceeded (1,000 bytes)"
+    assert not run.artifacts.exists()
+    assert not default_storage.exists(files.storage_name(files.result_key(run.pk, "big.bin")))
+
+
+def test_a_server_wide_cpu_limit_is_named_with_its_value(make_job, settings):
+    settings.PARSEQ_CPU_LIMIT_SECONDS = 1
+    run = run_now(make_job("while True:\n    pass\n", timeout=30))
+    assert run.status == Status.FAILED
+    assert run.error == "CPU time limit exceeded (1 s)"
+
+
+def test_sigxcpu_without_a_cpu_limit_is_reported_as_the_signal(make_job, tmp_path):
+    job = make_job()
+    run = dispatch.trigger(job, trigger=Trigger.CLI, send=False)
+    with workspace(tmp_path, prefix="j-") as ws:
+        verdict = execution.judge(ProcessOutcome(exit_code=-signal.SIGXCPU), ws, run)
+    assert verdict.error == "killed by SIGXCPU"

@@ -128,3 +128,19 @@ def test_printing_200_mb_keeps_the_supervisor_memory_flat(tmp_path):
     loud_kb, log_size = peak(loud)
     assert log_size < 1_000_000 + 200
     assert loud_kb - baseline_kb < 20 * 1024, f"peak RSS grew {loud_kb - baseline_kb} KiB"
+
+
+def test_a_spawn_that_fails_leaves_no_pipe_open(tmp_path, monkeypatch):
+    from scripts_app.runner import process
+
+    def broken_spawn(spec, lifeline_fd):
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(process, "spawn", broken_spawn)
+    before = set(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        try:
+            run_source(tmp_path, "def main(data):\n    return 1\n")
+        except OSError:
+            pass
+    assert set(os.listdir("/proc/self/fd")) == before

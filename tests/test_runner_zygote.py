@@ -191,3 +191,12 @@ def test_a_worker_starts_its_scripts_from_its_fork_server(make_job, worker):
     forked_from = {server.process.pid for server in zygote._servers.values()}
     assert execution.result["parent"] in forked_from
     assert execution.result["parent"] != os.getpid()
+
+
+def test_a_fork_server_that_errors_falls_back_to_a_new_interpreter(tmp_path, monkeypatch):
+    def broken(self):
+        raise RuntimeError("fork server exploded")
+
+    monkeypatch.setattr(zygote.Zygote, "_ensure", broken)
+    outcome, _log, result, _root = run_forked(tmp_path, "def main(data):\n    return 'ok'\n")
+    assert (outcome.exit_code, result) == (0, "ok")
