@@ -68,16 +68,21 @@ def is_s3(storage: Storage) -> bool:
     return hasattr(storage, "bucket") and hasattr(storage, "connection")
 
 
+def _read_range(handle, start: int, length: int) -> Iterator[bytes]:
+    """``length`` bytes from ``start``, in CHUNK_SIZE pieces (constant memory)."""
+    handle.seek(start)
+    remaining = length
+    while remaining > 0:
+        data = handle.read(min(CHUNK_SIZE, remaining))
+        if not data:
+            break
+        remaining -= len(data)
+        yield data
+
+
 def _local_chunks(path: str, start: int, length: int) -> Iterator[bytes]:
     with open(path, "rb") as handle:
-        handle.seek(start)
-        remaining = length
-        while remaining > 0:
-            data = handle.read(min(CHUNK_SIZE, remaining))
-            if not data:
-                break
-            remaining -= len(data)
-            yield data
+        yield from _read_range(handle, start, length)
 
 
 def _s3_chunks(storage: Storage, name: str, start: int, length: int) -> Iterator[bytes]:
@@ -92,14 +97,7 @@ def _s3_chunks(storage: Storage, name: str, start: int, length: int) -> Iterator
 
 def _storage_chunks(storage: Storage, name: str, start: int, length: int) -> Iterator[bytes]:
     with storage.open(name, "rb") as handle:
-        handle.seek(start)
-        remaining = length
-        while remaining > 0:
-            data = handle.read(min(CHUNK_SIZE, remaining))
-            if not data:
-                break
-            remaining -= len(data)
-            yield data
+        yield from _read_range(handle, start, length)
 
 
 def presigned_url(storage: Storage, name: str, filename: str, content_type: str) -> str:

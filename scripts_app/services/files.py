@@ -170,20 +170,23 @@ def upload(uploaded: Any, prefix: str | None = None) -> StoredFile:
     )
 
 
-def info(key: str) -> StoredFile:
+def existing_name(key: str) -> str:
+    """The storage name of ``key``; FileMissing when nothing is stored there."""
     name = storage_name(key)
     if not default_storage.exists(name):
         raise FileMissing(f"No file has the key “{key}”.")
+    return name
+
+
+def info(key: str) -> StoredFile:
+    name = existing_name(key)
     return StoredFile(
         key=key, size=default_storage.size(name), content_type=guess_content_type(key)
     )
 
 
 def delete(key: str) -> None:
-    name = storage_name(key)
-    if not default_storage.exists(name):
-        raise FileMissing(f"No file has the key “{key}”.")
-    default_storage.delete(name)
+    default_storage.delete(existing_name(key))
 
 
 # --- runs: keys in, keys out -----------------------------------------------------------
