@@ -6,6 +6,8 @@ import sys
 
 import pytest
 from django.core.management import CommandError, ManagementUtility, call_command
+from django.db import transaction
+from django.db.models.signals import post_save
 
 from scripts_app.models import Execution, Status, Trigger
 
@@ -71,10 +73,34 @@ def test_a_job_cannot_take_the_slug_of_a_builtin_command(make_job):
 
 def test_manage_py_slug_runs_in_a_real_process(make_job, database_url, settings):
     make_job("def main(data):\n    return {'ok': True}\n", slug="hello")
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "parseq.settings",
-           "SECRET_KEY": "x" * 50, "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
-    done = subprocess.run([sys.executable, "manage.py", "hello"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "parseq.settings",
+        "SECRET_KEY": "x" * 50,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "hello"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert '"ok": true' in done.stdout
+    assert Execution.objects.get().status == Status.SUCCEEDED
+
+
+def test_a_foreground_run_is_claimed_before_any_relay_can_see_it_queued(make_job, capfd):
+    make_job(slug="fg")
+    seen = []
+
+    def relay_looks_after_commit(sender, instance, created, **kwargs):
+        if created:
+            pk = instance.pk
+            transaction.on_commit(lambda: seen.append(Execution.objects.get(pk=pk).status))
+
+    post_save.connect(relay_looks_after_commit, sender=Execution)
+    try:
+        assert manage("fg") == 0
+    finally:
+        post_save.disconnect(relay_looks_after_commit, sender=Execution)
+    assert seen == [Status.RUNNING]
     assert Execution.objects.get().status == Status.SUCCEEDED

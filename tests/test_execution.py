@@ -1,13 +1,17 @@
 """A run on the worker: claim, run, store log/result/artifacts, final status."""
 
+import signal
+import threading
 import time
 
 import dramatiq
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import dispatch, execution
+from scripts_app.services import dispatch, execution, files, limits, masking, state
 from scripts_app.tasks import run_execution
 
 ARTIFACTS = """
@@ -32,7 +36,9 @@ def wait_final(run: Execution, seconds: float = 20) -> Execution:
 
 def test_a_run_stores_its_result_log_and_artifacts(make_job):
     job = make_job(ARTIFACTS, slug="art")
-    run = execution.execute(dispatch.trigger(job, params={"n": 4}, trigger=Trigger.CLI, send=False).pk)
+    run = execution.execute(
+        dispatch.trigger(job, params={"n": 4}, trigger=Trigger.CLI, send=False).pk
+    )
     assert run.status == Status.SUCCEEDED
     assert run.result == {"double": 8}
     assert run.exit_code == 0
@@ -135,3 +141,132 @@ def test_the_live_log_is_readable_while_the_run_goes(worker, make_job, limit):
     assert next_offset == len(data)
     tail, _ = read_log(run, len(b"first line\n"), limit)
     assert tail == b"second line\n"
+
+
+# --- a run never stays "running" because of the worker's own errors --------------------
+
+
+def run_now(job) -> Execution:
+    return execution.execute(dispatch.trigger(job, trigger=Trigger.CLI, send=False).pk)
+
+
+def running_heartbeat():
+    return Execution.objects.get(status=Status.RUNNING).heartbeat_at
+
+
+def test_a_script_killed_by_a_real_time_signal_fails_naming_the_signal(make_job):
+    number = signal.SIGRTMIN + 6  # has no name: signal.Signals(number) raises ValueError
+    run = run_now(make_job(f"import os\nos.kill(os.getpid(), {number})\n"))
+    assert run.status == Status.FAILED
+    assert run.error == f"killed by signal {number}"
+
+
+def test_a_storage_error_fetching_input_files_fails_the_run_clearly(make_job, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    def denied(params, inputs_dir):
+        error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+        raise ClientError(error, "GetObject")
+
+    monkeypatch.setattr(files, "fetch_inputs", denied)
+    run = run_now(make_job())
+    assert run.status == Status.FAILED
+    assert run.error.startswith("input files: An error occurred (AccessDenied)")
+
+
+def test_an_unexpected_worker_error_fails_the_run_naming_it(make_job, monkeypatch, caplog):
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(masking, "mask_file", disk_full)
+    run = run_now(make_job())
+    assert run.status == Status.FAILED
+    assert run.error == "worker error: OSError: [Errno 28] No space left on device"
+    assert run.finished_at is not None
+    assert "Traceback" in caplog.text
+
+
+def test_ctrl_c_cancels_the_run_and_is_raised_again(make_job, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(execution, "run_process", interrupted)
+    run = dispatch.trigger(make_job(), trigger=Trigger.CLI, send=False)
+    with pytest.raises(KeyboardInterrupt):
+        execution.execute(run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.error) == (Status.CANCELLED, "interrupted")
+
+
+@pytest.mark.parametrize(
+    "module, step",
+    [
+        (files, "fetch_inputs"),
+        (files, "store_results"),
+        (limits, "breach_after_exit"),
+        (masking, "mask_file"),
+    ],
+)
+def test_the_heartbeat_goes_on_during_slow_steps_around_the_process(
+    make_job, monkeypatch, settings, transactional_db, module, step
+):
+    settings.PARSEQ_HEARTBEAT_SECONDS = 0.2
+    original = getattr(module, step)
+    fresh = []
+
+    def slow(*args, **kwargs):
+        before = running_heartbeat()
+        time.sleep(1)
+        fresh.append(running_heartbeat() > before)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, step, slow)
+    run = run_now(make_job())
+    assert run.status == Status.SUCCEEDED
+    assert fresh == [True]
+
+
+def test_a_run_ended_elsewhere_is_stopped_at_the_next_heartbeat(make_job, transactional_db):
+    job = make_job("import time\ntime.sleep(30)\n", timeout=60)
+    run = dispatch.trigger(job, trigger=Trigger.CLI, send=False)
+    reaped = "worker lost: no heartbeat for 10 s"
+
+    def reaper():
+        while not Execution.objects.filter(pk=run.pk, status=Status.RUNNING).exists():
+            time.sleep(0.1)
+        state.finish(run.pk, Status.FAILED, error=reaped)
+        connection.close()
+
+    thread = threading.Thread(target=reaper)
+    thread.start()
+    started = time.monotonic()
+    done = execution.execute(run.pk)
+    thread.join()
+    assert time.monotonic() - started < 15
+    assert (done.status, done.error) == (Status.FAILED, reaped)
+
+
+def test_a_heartbeat_is_one_statement_and_the_pid_is_written_once(make_job):
+    job = make_job("import time\ntime.sleep(2.5)\n")
+    run = dispatch.trigger(job, trigger=Trigger.CLI, send=False)
+    with CaptureQueriesContext(connection) as queries:
+        done = execution.execute(run.pk)
+    assert done.status == Status.SUCCEEDED and done.pid
+    statements = [q["sql"] for q in queries.captured_queries]
+    beat = 'UPDATE "scripts_app_execution" SET "heartbeat_at" ='
+    beats = [sql for sql in statements if sql.startswith(beat)]
+    assert len(beats) >= 2 and all("cancel_requested_at" in sql for sql in beats)
+    polls = 'SELECT "scripts_app_execution"."cancel_requested_at" FROM'
+    assert not [sql for sql in statements if sql.startswith(polls)]
+    assert len([sql for sql in statements if sql.startswith("UPDATE") and '"pid" =' in sql]) == 1
+
+
+def test_a_run_that_leaves_nothing_behind_takes_three_queries(make_job):
+    job = make_job("def main(data):\n    return 1\n")
+    run = dispatch.trigger(job, trigger=Trigger.CLI, send=False)
+    with CaptureQueriesContext(connection) as queries:
+        done = execution.execute(run.pk)
+    assert (done.status, done.result) == (Status.SUCCEEDED, 1)
+    # load (with job, version, has-secrets), claim, final state: no secrets, chunks or reload
+    assert len(queries.captured_queries) == 3
+    assert done == Execution.objects.get(pk=run.pk) and done.finished_at and done.log

@@ -31,7 +31,8 @@ def test_it_streams_stdout_and_stderr_into_one_log(tmp_path):
 
 def test_it_caps_the_log_and_marks_the_truncation(tmp_path):
     outcome, _, log = run_source(
-        tmp_path, "import sys\nfor _ in range(1000):\n    sys.stdout.write('x' * 1000 + '\\n')\n",
+        tmp_path,
+        "import sys\nfor _ in range(1000):\n    sys.stdout.write('x' * 1000 + '\\n')\n",
         log_limit=10_000,
     )
     assert outcome.exit_code == 0
@@ -120,7 +121,11 @@ def test_printing_200_mb_keeps_the_supervisor_memory_flat(tmp_path):
     def peak(source: str) -> tuple[int, int]:
         out = subprocess.run(
             [sys.executable, "-c", probe, str(tmp_path), source],
-            capture_output=True, text=True, check=True, cwd=os.getcwd(), timeout=180,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=os.getcwd(),
+            timeout=180,
         ).stdout.split()
         return int(out[0]), int(out[1])
 

@@ -105,7 +105,20 @@ def claim(execution_id: int, worker: str, now: datetime | None = None) -> bool:
     )
     if row is None:
         return False
-    if not settings.PARSEQ_MAX_RUNNING and job_cap(*row) is None:
+    return _claim_fitting(execution_id, row, worker, now)
+
+
+def claim_loaded(execution: Execution, worker: str, now: datetime | None = None) -> bool:
+    """``claim`` for a run already loaded with its job: one query fewer."""
+    now = now or timezone.now()
+    if execution.status != Status.QUEUED or (execution.not_before or now) > now:
+        return False
+    caps = (execution.job.max_concurrency, execution.job.overlap_policy)
+    return _claim_fitting(execution.pk, caps, worker, now)
+
+
+def _claim_fitting(execution_id: int, caps: tuple, worker: str, now: datetime) -> bool:
+    if not settings.PARSEQ_MAX_RUNNING and job_cap(*caps) is None:
         return state.claim(execution_id, worker, now)
     with transaction.atomic():
         _lock()

@@ -18,10 +18,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from scripts_app.errors import ParseqError
-from scripts_app.models import Execution, Job, Status
+from scripts_app.models import Execution, Job, JobSecret, Status
 from scripts_app.runner.process import ProcessOutcome, ProcessSpec, run_process
 from scripts_app.runner.workspace import Workspace, clean_env, workspace
 from scripts_app.services import (
@@ -104,11 +105,35 @@ def execute(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -
         return None
     # The claim also enforces the concurrency caps and retry backoff; a run that
     # does not fit yet stays queued and is sent again when a slot frees.
-    if not retry_db(concurrency.claim, execution_id, worker_id(), what=f"claim {execution_id}"):
+    execution = _claim(execution_id)
+    if execution is None:
         logger.info("execution %s is not claimable now; message ignored", execution_id)
         _mark_unsent(execution_id)
         return None
-    return carry_out(execution_id, echo=echo)
+    return carry_out(execution_id, echo=echo, loaded=execution)
+
+
+def _claim(execution_id: int) -> Execution | None:
+    """Load the run with all a run needs (one query) and claim it; None if it is not ours."""
+    execution = retry_db(_fetch, execution_id, what=f"load {execution_id}")
+    if execution is None:
+        return None
+    now, worker = timezone.now(), worker_id()
+    if not retry_db(concurrency.claim_loaded, execution, worker, now, what=f"claim {execution_id}"):
+        return None
+    execution.status, execution.worker = Status.RUNNING, worker
+    execution.started_at = execution.heartbeat_at = now
+    return execution
+
+
+def _fetch(execution_id: int) -> Execution | None:
+    secret = JobSecret.objects.filter(job_id=OuterRef("job_id"))
+    return (
+        Execution.objects.select_related("job", "script_version")
+        .annotate(has_secrets=Exists(secret))
+        .filter(pk=execution_id)
+        .first()
+    )
 
 
 def trigger_here(job: Job, *, params: Any, trigger: str) -> tuple[Execution, bool]:
@@ -132,19 +157,27 @@ class Run:
     unreadable: str = ""  # secrets that cannot be decrypted: the run fails saying so
     echo: Callable[[bytes], None] | None = None
     heartbeat: Heartbeat | None = None
+    pid: int | None = None
+    pid_written: bool = False  # with the first heartbeat, else with the final state
+    published: bool = False  # live log chunks to drop once the log is stored
 
 
-def carry_out(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -> Execution:
+def carry_out(
+    execution_id: int,
+    *,
+    echo: Callable[[bytes], None] | None = None,
+    loaded: Execution | None = None,
+) -> Execution:
     """Run an execution this process has claimed to its final status.
 
     The heartbeat runs from the claim to the final state, through every slow step.
     Whatever goes wrong in the worker's own steps, the run still ends: ``failed``
     naming the error, or ``cancelled`` on Ctrl-C (re-raised) — never left running.
     """
-    masker = masking.Masker(())
+    masker, run = masking.Masker(()), None
     with heartbeat_while(execution_id) as heartbeat:
         try:
-            run = _load(execution_id, echo, heartbeat)
+            run = _load(execution_id, loaded, echo, heartbeat)
             masker = run.masker
             verdict, fields = _carry_out(run)
         except KeyboardInterrupt:
@@ -154,9 +187,7 @@ def carry_out(execution_id: int, *, echo: Callable[[bytes], None] | None = None)
             logger.exception("execution %s: the worker failed running it", execution_id)
             verdict, fields = Verdict(Status.FAILED, worker_error(exc)), {}
         finished = _finish(execution_id, verdict, fields, masker)
-    execution = retry_db(
-        Execution.objects.select_related("job").get, pk=execution_id, what="reload"
-    )
+    execution = _final(execution_id, run, verdict, fields, finished)
     logger.info("execution %s of %s ended %s", execution_id, execution.job.slug, execution.status)
     if finished:  # retry, e-mail, next waiting run: only after the final status is written
         followups.after_final(execution)
@@ -167,14 +198,11 @@ def worker_error(exc: BaseException) -> str:
     return f"worker error: {type(exc).__name__}: {exc}"[:300]
 
 
-def _load(execution_id: int, echo, heartbeat: Heartbeat) -> Run:
-    execution = retry_db(
-        Execution.objects.select_related("job", "script_version").get,
-        pk=execution_id,
-        what=f"load {execution_id}",
-    )
+def _load(execution_id: int, loaded: Execution | None, echo, heartbeat: Heartbeat) -> Run:
+    execution = loaded or retry_db(_fetch, execution_id, what=f"load {execution_id}")
     try:
-        secret_vars, unreadable = secrets.secret_env(execution.job), ""
+        has_secrets = getattr(execution, "has_secrets", True)
+        secret_vars, unreadable = secrets.secret_env(execution.job) if has_secrets else {}, ""
     except secrets.SecretUnreadable as exc:
         secret_vars, unreadable = {}, str(exc)
     return Run(
@@ -194,6 +222,8 @@ def _carry_out(run: Run) -> tuple[Verdict, dict]:
         outcome = _run_in(ws, run)
         verdict = _judge_with_limits(outcome, ws, run)
         fields = _store(ws, run, verdict)
+    if run.pid and not run.pid_written:
+        fields["pid"] = run.pid
     return verdict, fields
 
 
@@ -202,10 +232,25 @@ def _finish(execution_id: int, verdict: Verdict, fields: dict, masker: masking.M
         exit_code=verdict.exit_code,
         result=masker.json(verdict.result),
         error=masker.text(verdict.error)[:2000],
+        finished_at=timezone.now(),
     )
     return retry_db(
         state.finish, execution_id, verdict.status, what=f"finish {execution_id}", **fields
     )
+
+
+def _final(
+    execution_id: int, run: Run | None, verdict: Verdict, fields: dict, finished: bool
+) -> Execution:
+    """The run as it ended. Only a failed run (which may be retried: has a cancel come
+    in meanwhile?) or one ended elsewhere is read back; else what was written is known."""
+    if not finished or run is None or verdict.status == Status.FAILED:
+        return retry_db(Execution.objects.select_related("job").get, pk=execution_id, what="reload")
+    execution = run.execution
+    execution.status, execution.pid = verdict.status, run.pid
+    for name, value in fields.items():
+        setattr(execution, name, value)
+    return execution
 
 
 def _mark_unsent(execution_id: int) -> None:
@@ -276,7 +321,7 @@ def _run_process(ws: Workspace, run: Run) -> ProcessOutcome:
     echo, flush_echo = masking.masked_echo(run.echo, run.masker)
 
     def on_start(pid: int) -> None:
-        retry_db(Execution.objects.filter(pk=execution_id).update, pid=pid, what="record pid")
+        run.pid = pid
 
     outcome = run_process(
         _spec(ws, run),
@@ -286,6 +331,7 @@ def _run_process(ws: Workspace, run: Run) -> ProcessOutcome:
         echo=echo,
     )
     flush_echo()
+    run.published = publisher.offset > 0
     return outcome
 
 
@@ -298,7 +344,7 @@ def _ticker(ws: Workspace, run: Run, publisher: ChunkPublisher) -> Callable[[], 
             return SHUTDOWN_STOP.format(grace=SHUTDOWN.grace)
         try:
             publisher.publish()
-            stop = None if _beat(execution_id) else _why_stopped(execution_id)
+            stop = None if _beat(run) else _why_stopped(execution_id)
         except DatabaseError as exc:  # database away for a moment: the script keeps running
             logger.warning("execution %s: heartbeat skipped: %s", execution_id, exc)
             reset_connection()
@@ -310,13 +356,18 @@ def _ticker(ws: Workspace, run: Run, publisher: ChunkPublisher) -> Callable[[], 
     return on_tick
 
 
-def _beat(execution_id: int) -> bool:
-    """One statement per heartbeat; False when the run is no longer ours to keep going
-    (a cancel was requested, or its status changed)."""
+def _beat(run: Run) -> bool:
+    """One statement per heartbeat (the first also records the pid); False when the
+    run is no longer ours to keep going (a cancel was requested, or its status changed)."""
     rows = Execution.objects.filter(
-        pk=execution_id, status=Status.RUNNING, cancel_requested_at__isnull=True
+        pk=run.execution.pk, status=Status.RUNNING, cancel_requested_at__isnull=True
     )
-    return rows.update(heartbeat_at=timezone.now()) == 1
+    fields = {"heartbeat_at": timezone.now()}
+    if run.pid and not run.pid_written:
+        fields["pid"] = run.pid
+    alive = rows.update(**fields) == 1
+    run.pid_written = run.pid_written or ("pid" in fields and alive)
+    return alive
 
 
 def _why_stopped(execution_id: int) -> str:
@@ -344,7 +395,13 @@ def _store(ws: Workspace, run: Run, verdict: Verdict) -> dict:
     masking.mask_file(ws.log_file, run.masker)
     _store_result_files(ws, execution_id, verdict)
     try:
-        return retry_db(storage.store_outputs, run.execution, ws, what=f"store {execution_id}")
+        return retry_db(
+            storage.store_outputs,
+            run.execution,
+            ws,
+            drop_chunks=run.published,
+            what=f"store {execution_id}",
+        )
     except spool.STORAGE_ERRORS as exc:
         kept = spool.keep(execution_id, ws)
         logger.error("execution %s: outputs kept in %s: %s", execution_id, kept, exc)

@@ -20,8 +20,10 @@ def guess_content_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def store_outputs(execution: Execution, ws: Workspace) -> dict:
-    """Upload the log and every output file; the Execution fields to set."""
+def store_outputs(execution: Execution, ws: Workspace, *, drop_chunks: bool = True) -> dict:
+    """Upload the log and every output file; the Execution fields to set.
+
+    ``drop_chunks=False``: the run published no live log chunks, so none are deleted."""
     fields = {}
     if ws.log_file.exists():
         with ws.log_file.open("rb") as handle:
@@ -39,5 +41,6 @@ def store_outputs(execution: Execution, ws: Workspace) -> dict:
                 "content_type": guess_content_type(name),
             },
         )
-    LogChunk.objects.filter(execution=execution).delete()
+    if drop_chunks:
+        LogChunk.objects.filter(execution=execution).delete()
     return fields
