@@ -270,3 +270,17 @@ def test_a_run_that_leaves_nothing_behind_takes_three_queries(make_job):
     # load (with job, version, has-secrets), claim, final state: no secrets, chunks or reload
     assert len(queries.captured_queries) == 3
     assert done == Execution.objects.get(pk=run.pk) and done.finished_at and done.log
+
+
+def test_a_result_with_a_nul_character_fails_clearly_instead_of_crashing(make_job):
+    job = make_job("def main(data):\n    return {'text': 'a\\x00b'}\n")
+    run = execution.execute(dispatch.trigger(job, trigger=Trigger.CLI, send=False).pk)
+    assert run.status == Status.FAILED
+    assert run.error == execution.NUL_IN_RESULT
+
+
+def test_an_error_message_with_a_nul_character_is_stored(make_job):
+    job = make_job("def main(data):\n    raise ValueError('bad\\x00byte')\n")
+    run = execution.execute(dispatch.trigger(job, trigger=Trigger.CLI, send=False).pk)
+    assert run.status == Status.FAILED
+    assert run.error == "ValueError: bad\\0byte"

@@ -231,7 +231,7 @@ def _finish(execution_id: int, verdict: Verdict, fields: dict, masker: masking.M
     fields.update(
         exit_code=verdict.exit_code,
         result=masker.json(verdict.result),
-        error=masker.text(verdict.error)[:2000],
+        error=masker.text(verdict.error).replace("\x00", "\\0")[:2000],  # text can't hold NUL
         finished_at=timezone.now(),
     )
     return retry_db(
@@ -422,6 +422,9 @@ def _store_result_files(ws: Workspace, execution_id: int, verdict: Verdict) -> N
             verdict.error = "\n".join(filter(None, [verdict.error, message]))
 
 
+NUL_IN_RESULT = "the result contains a NUL character (\\u0000), which cannot be stored"
+
+
 def judge(outcome: ProcessOutcome, ws: Workspace, execution: Execution) -> Verdict:
     """The run's final status from what the process did and what it left behind."""
     code = outcome.exit_code
@@ -437,6 +440,8 @@ def judge(outcome: ProcessOutcome, ws: Workspace, execution: Execution) -> Verdi
             result = ws.read_json(ws.result_file)
         except ValueError:
             return Verdict(Status.FAILED, "the result file is not valid JSON", exit_code=code)
+        if "\\u0000" in json.dumps(result):  # PostgreSQL's jsonb cannot hold a NUL
+            return Verdict(Status.FAILED, NUL_IN_RESULT, exit_code=code)
         return Verdict(Status.SUCCEEDED, result=result, exit_code=code)
     return Verdict(Status.FAILED, failure_message(code, ws, execution), exit_code=code)
 
