@@ -43,8 +43,13 @@ def test_a_rolled_back_trigger_sends_nothing(transactional_db, make_job, sent):
 
 
 def test_invalid_params_queue_nothing(transactional_db, make_job, sent):
-    job = make_job(params_schema={"type": "object", "required": ["n"],
-                                  "properties": {"n": {"type": "integer"}}})
+    job = make_job(
+        params_schema={
+            "type": "object",
+            "required": ["n"],
+            "properties": {"n": {"type": "integer"}},
+        }
+    )
     with pytest.raises(InvalidParams) as info:
         dispatch.trigger(job, params={"n": "five"}, trigger=Trigger.API)
     assert info.value.errors == [{"path": "$.n", "message": "'five' is not of type 'integer'"}]
@@ -58,3 +63,32 @@ def test_defaults_are_overlaid_by_the_request(db, make_job):
     with mock.patch("scripts_app.services.dispatch.send"):
         run = dispatch.trigger(job, params={"b": 3}, trigger=Trigger.API)
     assert run.params == {"a": 1, "b": 3}
+
+
+def test_a_worker_that_drops_the_message_at_once_leaves_the_run_marked_unsent(
+    transactional_db, make_job, monkeypatch
+):
+    # A stopping worker may consume the message and clear sent_at before send() returns;
+    # that must stick, or the re-send would wait for the long "confirmed" window.
+    from scripts_app.services import execution
+
+    def consumed_and_dropped(execution_id, queue="default"):
+        execution._mark_unsent(execution_id)
+
+    monkeypatch.setattr("scripts_app.tasks.enqueue_run", consumed_and_dropped)
+    run = dispatch.trigger(make_job(), trigger=Trigger.API)
+    run.refresh_from_db()
+    assert run.status == Status.QUEUED
+    assert run.sent_at is None
+
+
+def test_a_failed_publish_leaves_the_run_unsent(transactional_db, make_job, monkeypatch):
+    from dramatiq.errors import ConnectionClosed
+
+    def broker_down(execution_id, queue="default"):
+        raise ConnectionClosed(OSError("down"))
+
+    monkeypatch.setattr("scripts_app.tasks.enqueue_run", broker_down)
+    run = dispatch.trigger(make_job(), trigger=Trigger.API)
+    run.refresh_from_db()
+    assert run.status == Status.QUEUED and run.sent_at is None

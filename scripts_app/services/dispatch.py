@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from scripts_app import validators
 from scripts_app.errors import InvalidParams
-from scripts_app.models import Execution, Job, Trigger
+from scripts_app.models import Execution, Job, Status, Trigger
 from scripts_app.services import files, scripts
 
 logger = logging.getLogger(__name__)
@@ -88,8 +88,26 @@ def send_or_defer(execution_id: int, queue: str = "default") -> bool:
 
 
 def send(execution_id: int, queue: str = "default") -> None:
-    """Publish the pointer message. Safe to repeat: the worker's claim dedupes."""
+    """Publish the pointer message. Safe to repeat: the worker's claim dedupes.
+
+    ``sent_at`` is stamped *before* publishing: a worker that consumes the message
+    without running it clears the stamp (execution._mark_unsent), and that must not
+    be overwritten by a stamp landing after it. A failed publish clears it again.
+    """
     from scripts_app.tasks import enqueue_run
 
-    enqueue_run(execution_id, queue)
-    Execution.objects.filter(pk=execution_id).update(sent_at=timezone.now())
+    mark_sent([execution_id])
+    try:
+        enqueue_run(execution_id, queue)
+    except Exception:
+        mark_unsent([execution_id])
+        raise
+
+
+def mark_sent(execution_ids: list[int]) -> None:
+    Execution.objects.filter(pk__in=execution_ids).update(sent_at=timezone.now())
+
+
+def mark_unsent(execution_ids: list[int]) -> None:
+    """These runs have no message in the broker: the scheduler's re-send will send them."""
+    Execution.objects.filter(pk__in=execution_ids, status=Status.QUEUED).update(sent_at=None)

@@ -257,11 +257,7 @@ def _mark_unsent(execution_id: int) -> None:
     """This message is consumed without running the run: if it is still queued (held
     back, or this worker is stopping), it has no message any more; say so, so that the
     scheduler's re-send picks it up after PARSEQ_RESEND_AFTER_SECONDS."""
-    retry_db(
-        Execution.objects.filter(pk=execution_id, status=Status.QUEUED).update,
-        sent_at=None,
-        what=f"unsend {execution_id}",
-    )
+    retry_db(dispatch.mark_unsent, [execution_id], what=f"unsend {execution_id}")
 
 
 # --- the steps of a run ----------------------------------------------------------------

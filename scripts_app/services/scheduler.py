@@ -265,23 +265,23 @@ def advance(jobs: list[Job]) -> None:
 
 
 def send_all(pointers: list[tuple[int, str]]) -> None:
-    """Publish the messages, then mark them sent in one UPDATE. If the broker is down
-    the rest stay unsent; ``recovery.resend_stale_queued`` sends them later."""
+    """Mark the runs sent in one UPDATE, then publish (see ``dispatch.send`` for why in
+    that order). If the broker is down the rest are marked unsent again, and
+    ``recovery.resend_stale_queued`` sends them later."""
     from dramatiq.errors import BrokerError
 
     from scripts_app.tasks import enqueue_run
 
-    sent = []
-    for execution_id, queue in pointers:
+    dispatch.mark_sent([execution_id for execution_id, _ in pointers])
+    for done, (execution_id, queue) in enumerate(pointers):
         try:
             enqueue_run(execution_id, queue)
         except BrokerError as exc:
             logger.warning(
-                "broker unavailable; %d run(s) wait for re-send: %s", len(pointers) - len(sent), exc
+                "broker unavailable; %d run(s) wait for re-send: %s", len(pointers) - done, exc
             )
-            break
-        sent.append(execution_id)
-    Execution.objects.filter(pk__in=sent).update(sent_at=timezone.now())
+            dispatch.mark_unsent([pk for pk, _ in pointers[done:]])
+            return
 
 
 def fire_due_batch(now: datetime, limit: int | None = None) -> Fired:
