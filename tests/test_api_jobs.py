@@ -183,6 +183,19 @@ def test_a_new_upload_makes_a_new_version_and_old_runs_keep_theirs(api, make_job
         assert b"return 1" in handle.read()
 
 
+def test_re_uploading_an_earlier_script_makes_its_version_current_again(api, make_job):
+    make_job(slug="echo")
+    shas = []
+    for body in ("return 'A'", "return 'B'", "return 'A'"):
+        upload = script_file(f"def main(d):\n    {body}\n")
+        response = api.patch("/api/v1/jobs/echo/", {"script": upload}, format="multipart")
+        assert response.status_code == 200, response.json()
+        shas.append(response.json()["current_version"]["sha256"])
+    assert shas[1] != shas[0] and shas[2] == shas[0]
+    listed = {job["slug"]: job for job in api.get("/api/v1/jobs/").json()}
+    assert listed["echo"]["current_version"]["sha256"] == shas[0]
+
+
 def test_a_patch_changes_only_the_given_fields(api, make_job):
     make_job(slug="echo", description="keep me")
     response = api.patch("/api/v1/jobs/echo/", {"enabled": False}, format="json")

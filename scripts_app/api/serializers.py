@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from scripts_app import validators
 from scripts_app.models import Artifact, Execution, Job, ScriptVersion
+from scripts_app.services import scripts
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})
@@ -158,9 +159,14 @@ class JobSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ScriptVersionSerializer(allow_null=True))
     def get_current_version(self, job: Job):
-        # The newest version (the view prefetches them, ordered newest first).
-        versions = sorted(job.versions.all(), key=lambda v: (v.created_at, v.pk), reverse=True)
-        return ScriptVersionSerializer(versions[0]).data if versions else None
+        """The stored version holding the job's current script (not merely the newest
+        one: re-uploading an earlier script makes that version current again)."""
+        pinned = self.context.get("pinned_versions")
+        if pinned is None:
+            pinned = scripts.pinned_versions([job])
+        version_id, _ = pinned.get(job.pk, (None, None))
+        version = next((v for v in job.versions.all() if v.pk == version_id), None)
+        return ScriptVersionSerializer(version).data if version else None
 
     def validate(self, attrs):
         """Run the model's own cross-field checks (script source, schedule) on the result."""

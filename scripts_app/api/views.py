@@ -149,6 +149,15 @@ class JobViewSet(viewsets.ModelViewSet):
     serializer_class = JobSerializer
     queryset = Job.objects.prefetch_related("versions")
     lookup_field = "slug"
+
+    def get_serializer(self, *args, **kwargs):
+        if kwargs.get("many") and args:  # a list page: find current versions in one go
+            jobs = list(args[0])
+            context = kwargs.setdefault("context", self.get_serializer_context())
+            context["pinned_versions"] = scripts.pinned_versions(jobs)
+            args = (jobs, *args[1:])
+        return super().get_serializer(*args, **kwargs)
+
     permission_classes = [ModelPermissions]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
