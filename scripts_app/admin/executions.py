@@ -75,6 +75,16 @@ def live_fields(execution: Execution) -> dict[str, str]:
     return {key: render(execution) for key, render in LIVE_PARTS.items()}
 
 
+def live_part(key: str, label: str):
+    """An admin display field showing ``LIVE_PARTS[key]`` in an element the page updates."""
+
+    @admin.display(description=label)
+    def show(model_admin, execution):
+        return format_html('<div id="parseq-{}">{}</div>', key, LIVE_PARTS[key](execution))
+
+    return show
+
+
 @admin.register(Execution)
 class ExecutionAdmin(admin.ModelAdmin):
     change_form_template = "scripts_app/admin/execution_change_form.html"
@@ -179,32 +189,13 @@ class ExecutionAdmin(admin.ModelAdmin):
     def params_pretty(self, execution):
         return display.pretty_json(execution.params)
 
-    def _live(self, execution, key: str):
-        return format_html('<div id="parseq-{}">{}</div>', key, LIVE_PARTS[key](execution))
-
-    @admin.display(description="Status")
-    def live_status(self, execution):
-        return self._live(execution, "status")
-
-    @admin.display(description="Duration")
-    def live_duration(self, execution):
-        return self._live(execution, "duration")
-
-    @admin.display(description="Exit code")
-    def live_exit_code(self, execution):
-        return self._live(execution, "exit_code")
-
-    @admin.display(description="Error")
-    def live_error(self, execution):
-        return self._live(execution, "error")
-
-    @admin.display(description="Result")
-    def live_result(self, execution):
-        return self._live(execution, "result")
-
-    @admin.display(description="Artifacts")
-    def live_artifacts(self, execution):
-        return self._live(execution, "artifacts")
+    # Read-only fields the page refreshes in place while the run goes (execution.js).
+    live_status = live_part("status", "Status")
+    live_duration = live_part("duration", "Duration")
+    live_exit_code = live_part("exit_code", "Exit code")
+    live_error = live_part("error", "Error")
+    live_result = live_part("result", "Result")
+    live_artifacts = live_part("artifacts", "Artifacts")
 
     @admin.display(description="Log")
     def log_tail(self, execution):
