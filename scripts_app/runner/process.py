@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -51,7 +51,6 @@ class ProcessOutcome:
     log_truncated: bool = False
     discarded_bytes: int = 0
     pid: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class LogSink:

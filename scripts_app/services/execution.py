@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -93,7 +93,6 @@ class Verdict:
     error: str = ""
     result: Any = None
     exit_code: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def execute(execution_id: int, *, echo: Callable[[bytes], None] | None = None) -> Execution | None:
