@@ -27,6 +27,7 @@ def run_source(
     run_vars: dict | None = None,
     on_tick=None,
     tick: float = 0.2,
+    fork_server: bool = False,
 ) -> tuple[ScriptOutcome, Workspace, bytes]:
     """Run ``source`` as a script in a fresh workspace; returns (outcome, workspace, log)."""
     with workspace(tmp_path, prefix="t-") as ws:
@@ -40,6 +41,7 @@ def run_source(
             grace=grace,
             log_limit=log_limit,
             tick_seconds=tick,
+            fork_server=fork_server,
         )
         outcome = run_process(spec, ws.log_file, on_tick=on_tick)
         log = ws.log_file.read_bytes()

@@ -12,27 +12,18 @@ import time
 from pathlib import Path
 
 from scripts_app.runner import zygote
-from scripts_app.runner.process import ProcessSpec, run_process
 from scripts_app.runner.workspace import clean_env, workspace
+from tests.runner_helpers import run_source
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_forked(tmp_path, source: str, *, timeout: float = 20, run_vars: dict | None = None):
-    with workspace(tmp_path, prefix="z-") as ws:
-        ws.script.write_text(textwrap.dedent(source))
-        ws.params_file.write_text("{}")
-        spec = ProcessSpec(
-            script=ws.script,
-            workdir=ws.root,
-            env=clean_env(ws, run_vars or {}),
-            timeout=timeout,
-            grace=0.5,
-            tick_seconds=0.2,
-            fork_server=True,
-        )
-        outcome = run_process(spec, ws.log_file)
-        return outcome, ws.log_file.read_bytes(), ws.read_json(ws.result_file), str(ws.root)
+    """Run ``source`` through the fork server: (outcome, log, result, workspace root)."""
+    outcome, ws, log = run_source(
+        tmp_path, source, timeout=timeout, grace=0.5, run_vars=run_vars, fork_server=True
+    )
+    return outcome, log, outcome.extra["result"], str(ws.root)
 
 
 def test_a_forked_script_has_its_own_session_workdir_and_only_its_environment(tmp_path):

@@ -284,12 +284,18 @@ class ExecutionAdmin(admin.ModelAdmin):
             size=artifact.size,
         )
 
-    def cancel_view(self, request, object_id):
+    def _controllable(self, request, object_id):
+        """The run a Cancel/Re-run button acts on: POST only, viewable, and run_job held."""
         if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+            return None
         execution = self._viewable(request, object_id)
         if not self.has_run_permission(request):
             raise PermissionDenied
+        return execution
+
+    def cancel_view(self, request, object_id):
+        if (execution := self._controllable(request, object_id)) is None:
+            return HttpResponseNotAllowed(["POST"])
         try:
             execution = control.cancel(execution)
         except NotCancellable as exc:
@@ -302,11 +308,8 @@ class ExecutionAdmin(admin.ModelAdmin):
         )
 
     def rerun_view(self, request, object_id):
-        if request.method != "POST":
+        if (execution := self._controllable(request, object_id)) is None:
             return HttpResponseNotAllowed(["POST"])
-        execution = self._viewable(request, object_id)
-        if not self.has_run_permission(request):
-            raise PermissionDenied
         try:
             new = control.rerun(execution, user=request.user)
         except (InvalidParams, JobNotRunnable) as exc:
