@@ -15,6 +15,7 @@ from dramatiq import Worker
 from rest_framework.test import APIClient
 
 from scripts_app.models import Job
+from scripts_app.services import script_cache
 
 pytest_plugins = [
     "tests.services.fixtures",
@@ -105,3 +106,4 @@ def _media_and_workdirs(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.PARSEQ_WORK_DIR = tmp_path / "runs"
     os.makedirs(settings.MEDIA_ROOT, exist_ok=True)
+    script_cache.forget_all()  # each test's storage is its own

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import dispatch, execution, files, limits, masking, state
+from scripts_app.services import dispatch, execution, files, limits, logs, masking, state
 from scripts_app.tasks import run_execution
 
 ARTIFACTS = """
@@ -269,7 +269,9 @@ def test_a_run_that_leaves_nothing_behind_takes_three_queries(make_job):
     assert (done.status, done.result) == (Status.SUCCEEDED, 1)
     # load (with job, version, has-secrets), claim, final state: no secrets, chunks or reload
     assert len(queries.captured_queries) == 3
-    assert done == Execution.objects.get(pk=run.pk) and done.finished_at and done.log
+    assert done == Execution.objects.get(pk=run.pk) and done.finished_at
+    assert (done.log_size, done.log.name) == (0, "")  # printed nothing: no log file stored
+    assert logs.read_log(done) == (b"", 0)
 
 
 def test_a_result_with_a_nul_character_fails_clearly_instead_of_crashing(make_job):

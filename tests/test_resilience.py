@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import ExitStack
+from datetime import timedelta
+
 import pytest
 from django.db import IntegrityError, OperationalError
+from django.utils import timezone
 
-from scripts_app.models import Status, Trigger
+from scripts_app.models import Execution, Status, Trigger
 from scripts_app.runner.workspace import workspace
 from scripts_app.services import dispatch, spool, state
-from scripts_app.services.resilience import retry_db
+from scripts_app.services.resilience import heartbeat_while, retry_db
 
 
 def flaky(failures: int, exc: Exception):
@@ -89,3 +95,21 @@ def test_spooled_outputs_stay_when_storage_is_still_down(make_job, settings, tmp
 
     assert spool.store_spooled() == []
     assert (kept / "outputs" / "out.txt").read_text() == "precious"
+
+
+def test_one_thread_keeps_the_heartbeats_of_all_runs_in_slow_steps(make_job, transactional_db):
+    job = make_job()
+    runs = [dispatch.trigger(job, trigger=Trigger.API, send=False) for _ in range(3)]
+    long_ago = timezone.now() - timedelta(hours=1)
+    Execution.objects.filter(pk__in=[r.pk for r in runs]).update(
+        status=Status.RUNNING, heartbeat_at=long_ago
+    )
+    threads_before = threading.active_count()
+    with ExitStack() as stack:
+        for run in runs:
+            stack.enter_context(heartbeat_while(run.pk, every=0.1))
+        deadline = time.monotonic() + 5
+        while Execution.objects.filter(heartbeat_at=long_ago).exists():
+            assert time.monotonic() < deadline, "the heartbeats were not kept"
+            time.sleep(0.05)
+        assert threading.active_count() <= threads_before + 1

@@ -5,6 +5,7 @@ The supervisor (this module), never the script, writes the final status.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +26,7 @@ from django.utils import timezone
 from scripts_app.errors import ParseqError
 from scripts_app.models import Execution, Job, JobSecret, Status
 from scripts_app.runner.process import ProcessOutcome, ProcessSpec, run_process
-from scripts_app.runner.workspace import Workspace, clean_env, workspace
+from scripts_app.runner.workspace import Workspace, WorkspacePool, clean_env
 from scripts_app.services import (
     concurrency,
     dispatch,
@@ -32,12 +34,14 @@ from scripts_app.services import (
     followups,
     limits,
     masking,
+    script_cache,
     secrets,
     spool,
     state,
     storage,
 )
 from scripts_app.services.logs import ChunkPublisher
+from scripts_app.services.prepared import PreparedQuery
 from scripts_app.services.resilience import (
     Heartbeat,
     heartbeat_while,
@@ -84,6 +88,8 @@ class ShutdownClock:
 
 
 SHUTDOWN = ShutdownClock()
+WORKSPACES = WorkspacePool()
+atexit.register(WORKSPACES.clear)
 SHUTDOWN_STOP = "worker shut down: run stopped after the {grace} s shutdown grace period"
 
 
@@ -125,14 +131,21 @@ def _claim(execution_id: int) -> Execution | None:
     return execution
 
 
-def _fetch(execution_id: int) -> Execution | None:
+def _run_with_all_it_needs(execution_id: int):
     secret = JobSecret.objects.filter(job_id=OuterRef("job_id"))
     return (
         Execution.objects.select_related("job", "script_version")
         .annotate(has_secrets=Exists(secret))
         .filter(pk=execution_id)
-        .first()
     )
+
+
+# Compiled once per worker thread: building this SQL costs more than running it.
+_RUN_QUERY = PreparedQuery(_run_with_all_it_needs)
+
+
+def _fetch(execution_id: int) -> Execution | None:
+    return _RUN_QUERY.first(execution_id)
 
 
 def trigger_here(job: Job, *, params: Any, trigger: str) -> tuple[Execution, bool]:
@@ -217,7 +230,7 @@ def _load(execution_id: int, loaded: Execution | None, echo, heartbeat: Heartbea
 
 def _carry_out(run: Run) -> tuple[Verdict, dict]:
     """Workspace in, verdict and stored outputs out; the workspace is gone after."""
-    with workspace(settings.PARSEQ_WORK_DIR, prefix=f"run-{run.execution.pk}-") as ws:
+    with WORKSPACES.workspace(Path(settings.PARSEQ_WORK_DIR)) as ws:
         outcome = _run_in(ws, run)
         verdict = _judge_with_limits(outcome, ws, run)
         fields = _store(ws, run, verdict)
@@ -272,8 +285,7 @@ def _run_in(ws: Workspace, run: Run) -> ProcessOutcome:
 def _prepare(ws: Workspace, execution: Execution) -> str | None:
     """Script, params and input files into the workspace; a reason to fail the run, if any."""
     try:
-        with execution.script_version.file.open("rb") as src:
-            ws.script.write_bytes(src.read())
+        ws.script.write_bytes(script_cache.script_bytes(execution.script_version))
     except spool.STORAGE_ERRORS as exc:  # storage down: fail clearly, not as "worker lost"
         reason = f"{type(exc).__name__}: {exc}"[:300]
         return f"could not read the script: {reason}"

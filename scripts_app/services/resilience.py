@@ -75,37 +75,82 @@ class Heartbeat:
         return time.monotonic() - self.last >= interval
 
 
+class _Pulse:
+    """One thread per process beats for every run held in a slow step.
+
+    Starting a thread per run cost more CPU than a no-op run's own work; one
+    shared thread sleeps until the earliest held heartbeat is due and writes the
+    due ones in a single statement.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.changed = threading.Event()
+        self.held: dict[Heartbeat, tuple[int, float]] = {}
+        self.thread: threading.Thread | None = None
+
+    def hold(self, heartbeat: Heartbeat, execution_id: int, interval: float) -> None:
+        with self.lock:
+            self.held[heartbeat] = (execution_id, interval)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="parseq-pulse", daemon=True)
+                self.thread.start()
+        self.changed.set()
+
+    def release(self, heartbeat: Heartbeat) -> None:
+        with self.lock:
+            self.held.pop(heartbeat, None)
+
+    def _run(self) -> None:
+        while True:
+            due, wait = self._due()
+            if due:
+                self._beat(due)
+                continue
+            self.changed.wait(wait)
+            self.changed.clear()
+
+    def _due(self) -> tuple[dict[int, Heartbeat], float | None]:
+        """The heartbeats to write now, else how long until the next one is due."""
+        now, due, wait = time.monotonic(), {}, None
+        with self.lock:
+            for heartbeat, (execution_id, interval) in self.held.items():
+                left = heartbeat.last + interval - now
+                if left <= 0:
+                    due[execution_id] = heartbeat
+                else:
+                    wait = left if wait is None else min(wait, left)
+        return due, wait
+
+    def _beat(self, due: dict[int, Heartbeat]) -> None:
+        from scripts_app.models import Execution, Status
+
+        try:
+            Execution.objects.filter(pk__in=list(due), status=Status.RUNNING).update(
+                heartbeat_at=timezone.now()
+            )
+        except DatabaseError as exc:
+            logger.warning("executions %s: heartbeat skipped: %s", sorted(due), exc)
+        finally:
+            # Beats here are rare (only slow steps between supervisor ticks): hold no
+            # connection between them.
+            reset_connection()
+        for heartbeat in due.values():
+            heartbeat.touch()
+
+
+_PULSE = _Pulse()
+
+
 @contextmanager
 def heartbeat_while(execution_id: int, every: float | None = None) -> Iterator[Heartbeat]:
     """Keep a running execution's heartbeat fresh during slow work outside the
     supervisor loop (fetching inputs, uploading outputs, waiting for storage), so
     the reaper does not take a live run for a lost one."""
-    from scripts_app.models import Execution, Status
-
     interval = settings.PARSEQ_HEARTBEAT_SECONDS if every is None else every
-    stop = threading.Event()
     heartbeat = Heartbeat()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(interval):
-                if not heartbeat.due(interval):  # the supervisor beat meanwhile
-                    continue
-                try:
-                    Execution.objects.filter(pk=execution_id, status=Status.RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
-                    heartbeat.touch()
-                except DatabaseError as exc:
-                    logger.warning("execution %s: heartbeat skipped: %s", execution_id, exc)
-                    reset_connection()
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=beat, name=f"parseq-heartbeat-{execution_id}", daemon=True)
-    thread.start()
+    _PULSE.hold(heartbeat, execution_id, interval)
     try:
         yield heartbeat
     finally:
-        stop.set()
-        thread.join()
+        _PULSE.release(heartbeat)

@@ -25,10 +25,11 @@ def store_outputs(execution: Execution, ws: Workspace, *, drop_chunks: bool = Tr
 
     ``drop_chunks=False``: the run published no live log chunks, so none are deleted."""
     fields = {}
-    if ws.log_file.exists():
+    log_size = ws.log_file.stat().st_size if ws.log_file.exists() else 0
+    if log_size:  # a run that printed nothing stores no file: its log reads as empty
         with ws.log_file.open("rb") as handle:
             fields["log"] = default_storage.save(log_storage_name(execution.pk), File(handle))
-        fields["log_size"] = ws.log_file.stat().st_size
+    fields["log_size"] = log_size
     for name, path in ws.output_files():
         with path.open("rb") as handle:
             stored = default_storage.save(artifact_storage_name(execution.pk, name), File(handle))

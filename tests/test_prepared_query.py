@@ -1,0 +1,63 @@
+"""A prepared query gives what its queryset gives, in one query, without recompiling."""
+
+from __future__ import annotations
+
+import threading
+
+from django.db import connection
+from django.db.models import Exists, OuterRef
+from django.test.utils import CaptureQueriesContext
+
+from scripts_app.models import Execution, JobSecret, Trigger
+from scripts_app.services import dispatch
+from scripts_app.services.prepared import PreparedQuery
+
+
+def run_with_job(pk: int):
+    secret = JobSecret.objects.filter(job_id=OuterRef("job_id"))
+    return (
+        Execution.objects.select_related("job", "script_version")
+        .annotate(has_secrets=Exists(secret))
+        .filter(pk=pk)
+    )
+
+
+def test_it_loads_the_row_its_related_rows_and_annotations_like_the_orm(make_job):
+    run = dispatch.trigger(make_job(), params={"n": 1}, trigger=Trigger.API, send=False)
+    expected = run_with_job(run.pk).get()
+    query = PreparedQuery(run_with_job)
+    with CaptureQueriesContext(connection) as queries:
+        loaded = query.first(run.pk)
+        job, version = loaded.job, loaded.script_version  # already there: no query
+    assert len(queries.captured_queries) == 1
+    fields = [f.attname for f in Execution._meta.concrete_fields]
+    assert [getattr(loaded, f) for f in fields] == [getattr(expected, f) for f in fields]
+    assert (job.slug, version.sha256, loaded.has_secrets) == (
+        expected.job.slug,
+        expected.script_version.sha256,
+        False,
+    )
+    assert loaded.params == {"n": 1} and not loaded._state.adding
+
+
+def test_it_answers_none_for_a_missing_row_and_compiles_once_per_thread(make_job, monkeypatch):
+    run = dispatch.trigger(make_job(), trigger=Trigger.API, send=False)
+    builds = []
+
+    def counting(pk: int):
+        builds.append(pk)
+        return run_with_job(pk)
+
+    query = PreparedQuery(counting)
+    assert query.first(run.pk + 1000) is None
+    assert query.first(run.pk).pk == run.pk
+    assert len(builds) == 1
+
+    def other_thread():
+        query.first(run.pk)
+        connection.close()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert len(builds) == 2  # a compiler holds its own thread's connection
