@@ -151,7 +151,7 @@ _WORKER_MIDDLEWARE = [
     "dramatiq.middleware.ShutdownNotifications",
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
-    "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "scripts_app.worker_middleware.DbConnections",
     "scripts_app.worker_middleware.DeclareQueues",
     "scripts_app.worker_middleware.ShutdownGrace",
     "scripts_app.worker_middleware.SpoolUploader",

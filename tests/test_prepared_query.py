@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from scripts_app.models import Execution, JobSecret, Trigger
-from scripts_app.services import dispatch
+from scripts_app.models import Execution, JobSecret, Status, Trigger
+from scripts_app.services import dispatch, prepared
 from scripts_app.services.prepared import PreparedQuery
 
 
@@ -61,3 +62,40 @@ def test_it_answers_none_for_a_missing_row_and_compiles_once_per_thread(make_job
     thread.start()
     thread.join()
     assert len(builds) == 2  # a compiler holds its own thread's connection
+
+
+def test_a_prepared_update_writes_what_the_orm_would(make_job):
+    job = make_job()
+    ours, orms = (dispatch.trigger(job, trigger=Trigger.API, send=False) for _ in range(2))
+    now = timezone.now()
+    values = {
+        "status": Status.SUCCEEDED,
+        "result": {"rows": [1, None, "ü"]},
+        "error": "",
+        "exit_code": 0,
+        "pid": None,
+        "finished_at": now,
+        "log": "executions/1/log.txt",
+    }
+    where = {"status": Status.QUEUED}
+    changed = prepared.update_where(Execution, {"pk": ours.pk, **where}, values)
+    assert changed == Execution.objects.filter(pk=orms.pk, **where).update(**values) == 1
+    fields = [
+        f.attname for f in Execution._meta.concrete_fields if f.attname not in ("id", "created_at")
+    ]
+    as_row = lambda pk: Execution.objects.filter(pk=pk).values(*fields).get()  # noqa: E731
+    mine, theirs = as_row(ours.pk), as_row(orms.pk)
+    assert mine == theirs and mine["finished_at"] == now and mine["pid"] is None
+
+
+def test_a_prepared_update_changes_nothing_when_the_condition_does_not_hold(make_job):
+    run = dispatch.trigger(make_job(), trigger=Trigger.API, send=False)
+    changed = prepared.update_where(
+        Execution, {"pk": run.pk, "status": Status.RUNNING}, {"status": Status.SUCCEEDED}
+    )
+    assert changed == 0 and Execution.objects.get(pk=run.pk).status == Status.QUEUED
+
+
+def test_a_value_that_needs_the_orm_is_left_to_it(make_job):
+    run = dispatch.trigger(make_job(), trigger=Trigger.API, send=False)
+    assert prepared.update_where(Execution, {"pk": run.pk}, {"attempt": F("attempt") + 1}) is None

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 
@@ -96,3 +96,51 @@ class PreparedQuery(Generic[M]):
             populators=get_related_populators(klass_info, compiler.select, self.using),
             annotations=dict(compiler.annotation_col_map or {}),
         )
+
+
+# --- conditional updates -------------------------------------------------------------
+
+_statements: dict[tuple, str] = {}
+
+
+def update_where(model: type[Model], where: dict[str, Any], values: dict[str, Any]) -> int | None:
+    """``model.objects.filter(**where).update(**values)`` for plain values and equality
+    conditions, with the SQL built once per shape; the number of rows changed.
+
+    None when a value needs the ORM (an expression, a model instance, a field with a
+    special placeholder): the caller then runs the queryset instead.
+    """
+    alias = DEFAULT_DB_ALIAS
+    connection = connections[alias]
+    meta = model._meta
+    setting = [(meta.get_field(name), value) for name, value in values.items()]
+    for field, value in setting:
+        if hasattr(field, "get_placeholder") or _needs_orm(value):
+            return None
+    matching = [(meta.pk if name == "pk" else meta.get_field(name), v) for name, v in where.items()]
+    key = (alias, model, tuple(where), tuple((f.name, v is None) for f, v in setting))
+    sql = _statements.get(key)
+    if sql is None:
+        sql = _statements[key] = _update_sql(connection, meta.db_table, setting, matching)
+    params = [f.get_db_prep_save(v, connection) for f, v in setting if v is not None]
+    params += [
+        f.get_db_prep_value(f.get_prep_value(v), connection, prepared=True) for f, v in matching
+    ]
+    with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _needs_orm(value: Any) -> bool:
+    return any(
+        hasattr(value, name) for name in ("resolve_expression", "as_sql", "prepare_database_save")
+    )
+
+
+def _update_sql(connection, table: str, setting: list, matching: list) -> str:
+    quote = connection.ops.quote_name
+    sets = ", ".join(
+        f"{quote(field.column)} = {'NULL' if value is None else '%s'}" for field, value in setting
+    )
+    conditions = " AND ".join(f"{quote(field.column)} = %s" for field, _ in matching)
+    return f"UPDATE {quote(table)} SET {sets} WHERE {conditions}"

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scripts_app.models import FINAL_STATUSES, Execution, Status
+from scripts_app.services import prepared
 
 ALLOWED = {
     Status.QUEUED: {Status.RUNNING, Status.CANCELLED},
@@ -33,6 +34,12 @@ def move(
         raise ValueError(f"{source} → {target} is not a transition")
     if target in FINAL_STATUSES:
         fields.setdefault("finished_at", timezone.now())
+    if where is None:  # the worker's claim and finish: SQL built once, not per run
+        changed = prepared.update_where(
+            Execution, {"pk": execution_id, "status": source}, {"status": target, **fields}
+        )
+        if changed is not None:
+            return changed == 1
     rows = Execution.objects.filter(pk=execution_id, status=source)
     if where is not None:
         rows = rows.filter(where)
