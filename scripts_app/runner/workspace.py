@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import scripts_app
@@ -23,53 +24,54 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 @dataclass
 class Workspace:
+    # Paths are built once per workspace: a run asks for them many times.
     root: Path
 
-    @property
+    @cached_property
     def script(self) -> Path:
         return self.root / "script.py"
 
-    @property
+    @cached_property
     def outputs(self) -> Path:
         return self.root / "outputs"
 
-    @property
+    @cached_property
     def inputs(self) -> Path:
         return self.root / "inputs"
 
-    @property
+    @cached_property
     def home(self) -> Path:
         return self.root / "home"
 
-    @property
+    @cached_property
     def tmp(self) -> Path:
         return self.root / "tmp"
 
-    @property
+    @cached_property
     def results(self) -> Path:
         return self.root / "results"  # files.result_dir: keys for the file storage API
 
-    @property
+    @cached_property
     def control(self) -> Path:
         return self.root / ".parseq"
 
-    @property
+    @cached_property
     def folders(self) -> tuple[Path, ...]:
         return (self.outputs, self.inputs, self.home, self.tmp, self.results, self.control)
 
-    @property
+    @cached_property
     def params_file(self) -> Path:
         return self.control / "params.json"
 
-    @property
+    @cached_property
     def result_file(self) -> Path:
         return self.control / "result.json"
 
-    @property
+    @cached_property
     def error_file(self) -> Path:
         return self.control / "error.json"
 
-    @property
+    @cached_property
     def log_file(self) -> Path:
         return self.control / "log.txt"
 
