@@ -100,7 +100,10 @@ def test_it_notices_an_admin_edit_within_about_a_second(database_url, make_job):
 
 def test_once_runs_a_single_tick(make_job, capsys):
     job = make_job(slug="due", cron="* * * * *")
-    Job.objects.filter(pk=job.pk).update(next_run_at=timezone.now() - timedelta(seconds=5))
+    # This minute's slot: due now, and the next one is still ahead (now - 5 s could
+    # fall in the previous minute, making two slots due).
+    this_minute = timezone.now().replace(second=0, microsecond=0)
+    Job.objects.filter(pk=job.pk).update(next_run_at=this_minute)
     call_command("runscheduler", "--once")
     assert "fired 1 job(s): 1 run(s), 0 skipped" in capsys.readouterr().out
     assert job.executions.get().status == Status.QUEUED
