@@ -44,23 +44,40 @@ def trigger(
     """Record a queued execution of ``job`` and (by default) send it after commit.
 
     Raises InvalidParams before anything is written when the params are wrong.
+
+    In a caller's transaction the run is inserted under a savepoint (a duplicate slot
+    leaves that transaction usable), then stamped and sent once it commits. Outside
+    one, the INSERT is a transaction of its own: the run is committed when it returns
+    and sent at once, so the INSERT itself carries the ``sent_at`` stamp (see ``send``
+    for why the stamp comes first) and there is no BEGIN, COMMIT or UPDATE. A
+    process that dies between that INSERT and the publish leaves a run stamped but
+    not sent, as one dying inside ``send`` does: it is re-sent after
+    PARSEQ_RESEND_SENT_AFTER_SECONDS.
     """
     resolved = resolve_params(job, params)
-    with transaction.atomic():
-        version = scripts.current_version(job)
-        execution = Execution.objects.create(
-            job=job,
-            trigger=trigger,
-            triggered_by=user if getattr(user, "is_authenticated", False) else None,
-            params=resolved,
-            scheduled_for=scheduled_for,
-            queue=job.queue,
-            script_version=version,
-            script_sha256=version.sha256,
-            **fields,
-        )
+    version_id, sha256 = scripts.pinned_version(job)
+    execution = Execution(
+        job=job,
+        trigger=trigger,
+        triggered_by=user if getattr(user, "is_authenticated", False) else None,
+        params=resolved,
+        scheduled_for=scheduled_for,
+        queue=job.queue,
+        script_version_id=version_id,
+        script_sha256=sha256,
+        **fields,
+    )
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            execution.save(force_insert=True)
         if send:
             send_on_commit(execution)
+        return execution
+    if send:
+        execution.sent_at = execution.created_at
+    execution.save(force_insert=True)
+    if send:
+        send_or_defer(execution.pk, execution.queue, stamped=True)
     return execution
 
 
@@ -69,16 +86,20 @@ def send_on_commit(execution: Execution) -> None:
     transaction.on_commit(lambda: send_or_defer(execution_id, queue))
 
 
-def send_or_defer(execution_id: int, queue: str = "default") -> bool:
+def send_or_defer(execution_id: int, queue: str = "default", *, stamped: bool = False) -> bool:
     """Send now; if the broker is down, leave the run queued (never fail the trigger).
 
-    The run is already recorded, with ``sent_at`` unset, so the scheduler's
-    ``recovery.resend_stale_queued`` step sends it once the broker is back.
+    The failed publish leaves ``sent_at`` unset, so the scheduler's
+    ``recovery.resend_stale_queued`` step sends the run once the broker is back.
+    ``stamped``: the run's row carries its ``sent_at`` already; only publish.
     """
     from dramatiq.errors import BrokerError
 
     try:
-        send(execution_id, queue)
+        if stamped:
+            publish(execution_id, queue)
+        else:
+            send(execution_id, queue)
     except BrokerError as exc:
         logger.warning(
             "broker unavailable; execution %s stays queued for re-send: %s", execution_id, exc
@@ -94,9 +115,14 @@ def send(execution_id: int, queue: str = "default") -> None:
     without running it clears the stamp (execution._mark_unsent), and that must not
     be overwritten by a stamp landing after it. A failed publish clears it again.
     """
+    mark_sent([execution_id])
+    publish(execution_id, queue)
+
+
+def publish(execution_id: int, queue: str = "default") -> None:
+    """Publish the pointer message of a run stamped sent; a failed publish clears the stamp."""
     from scripts_app.tasks import enqueue_run
 
-    mark_sent([execution_id])
     try:
         enqueue_run(execution_id, queue)
     except Exception:
