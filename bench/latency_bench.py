@@ -6,7 +6,8 @@ Starts a throwaway PostgreSQL and RabbitMQ (the test suite's helpers), then a re
 1. trigger-to-script-start latency, p50/p99 over ``--runs`` (500) runs one at a time:
    from ``Execution.created_at`` (set when the trigger records the run) to the
    first line of the script (its ``time.time()`` at import, returned as its result);
-2. completed runs per second with 2 worker processes, ``--burst`` (300) runs at once;
+2. completed runs per second with 2 worker processes, ``--burst`` (300) runs at once,
+   ``--bursts`` (3) times (the machine is shared: the median and each burst's load are shown);
 3. memory (RSS) of the idle worker: its master and worker processes;
 4. for comparison, in the same run: (a) spawning ``python manage.py <slug>`` per run
    (the naive way: a whole Django start-up per run), (b) the floor, starting a bare
@@ -192,6 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--burst", type=int, default=300)
+    parser.add_argument("--bursts", type=int, default=3, help="Bursts to time (median shown).")
     parser.add_argument("--threads", type=int, default=8, help="Threads per worker process.")
     parser.add_argument("--naive", type=int, default=30, help="manage.py <slug> runs to time.")
     args = parser.parse_args()
@@ -205,7 +207,10 @@ def main() -> None:
 
         latencies = measure_latency(job, args.runs)
         before = cpu_snapshot(worker, pg, rabbit)
-        throughput = measure_throughput(job, args.burst)
+        throughputs, loads = [], []
+        for _ in range(args.bursts):
+            throughputs.append(measure_throughput(job, args.burst))
+            loads.append(os.getloadavg()[0])
         after = cpu_snapshot(worker, pg, rabbit)
 
         naive = timed_runs([sys.executable, "manage.py", "noop"], args.naive, env=os.environ)
@@ -222,10 +227,16 @@ def main() -> None:
         f"p50 {percentile(latencies, 50):.1f}  p90 {percentile(latencies, 90):.1f}  "
         f"p99 {percentile(latencies, 99):.1f}  mean {statistics.mean(latencies):.1f}"
     )
-    print(f"completed no-op runs/s, 2 worker processes, burst of {args.burst}: {throughput:.1f}")
-    print("CPU per completed run during the burst (ms):")
+    each = ", ".join(
+        f"{t:.1f} (load {load:.1f})" for t, load in zip(throughputs, loads, strict=True)
+    )
+    print(
+        f"completed no-op runs/s, 2 worker processes, {args.bursts} bursts of {args.burst}: "
+        f"median {statistics.median(throughputs):.1f}; each: {each}"
+    )
+    print("CPU per completed run during the bursts (ms):")
     for name in before:
-        print(f"  {name}: {(after[name] - before[name]) * 1000 / args.burst:.1f}")
+        print(f"  {name}: {(after[name] - before[name]) * 1000 / (args.burst * args.bursts):.1f}")
     print(f"idle worker RSS: {idle_rss:.0f} MiB over {processes} processes")
     print(
         f"(a) naive `python manage.py noop` per run (ms): p50 {percentile(naive, 50):.0f} "
