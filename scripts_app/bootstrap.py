@@ -4,49 +4,46 @@ It ties the process group's life to the worker, applies resource limits, then
 runs the script: ``main(params)`` when the script defines one, else the file as
 ``__main__``. It reports the result and the error through files; the worker,
 not this process, decides and writes the run's final status. No Django here.
+
+The fork server (runner/zygote.py) imports this module once and calls
+``run_script`` in each forked child, so keep the work done per run small.
 """
 
 from __future__ import annotations
 
-import ast
-import ctypes
+import fcntl
 import json
 import os
+import resource
+import select
 import signal
 import sys
-import threading
 import traceback
-from pathlib import Path
+from types import CodeType
+
+from scripts_app import hardening
 
 PR_SET_PDEATHSIG = 1
+CO_NEWLOCALS = 2  # set on a function's code, not on a class body's
 
 
-def _die_with_worker() -> None:
-    # Backstop: the kernel kills this process if the worker dies.
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-    fd = os.environ.get("PARSEQ_LIFELINE_FD")
-    if fd is None:
-        return
-
-    # The worker holds the write end of this pipe. EOF means the worker is gone,
-    # so take the whole process group (the script's children too) down with us.
-    def watch() -> None:
-        try:
-            while os.read(int(fd), 1):
-                pass
-        except OSError:
-            pass
+def die_with_worker(lifeline_fd: int) -> None:
+    """Tie this process group's life to the worker's: SIGKILL when the worker goes."""
+    # The worker holds the only write end of this pipe and nothing is ever written to
+    # it. When the worker goes, however it dies, the kernel signals the read end's
+    # "async owner": make that owner this process group and the signal SIGKILL, and the
+    # whole group (the script's children too) dies with the worker, with no watcher
+    # thread in the script's process.
+    fcntl.fcntl(lifeline_fd, fcntl.F_SETOWN, -os.getpgrp())
+    fcntl.fcntl(lifeline_fd, fcntl.F_SETSIG, signal.SIGKILL)
+    flags = fcntl.fcntl(lifeline_fd, fcntl.F_GETFL)
+    fcntl.fcntl(lifeline_fd, fcntl.F_SETFL, flags | os.O_ASYNC)
+    # A worker that died before the line above sent no signal: readable means EOF.
+    if select.select([lifeline_fd], [], [], 0)[0]:
         os.killpg(0, signal.SIGKILL)
-
-    threading.Thread(target=watch, name="parseq-lifeline", daemon=True).start()
 
 
 def _apply_limits() -> None:
-    import resource
-
     memory = os.environ.get("PARSEQ_LIMIT_MEMORY_BYTES")
     if memory:
         resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
@@ -55,18 +52,39 @@ def _apply_limits() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 1))
 
 
-def _defines_main(source: str) -> bool:
-    tree = ast.parse(source)
-    return any(
-        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "main"
-        for node in tree.body
-    )
+def _defines_main(code: CodeType, source: str) -> bool:
+    """Whether the script has a top-level ``def main`` (or ``async def main``).
+
+    The same answer as looking for one in ``ast.parse(source).body``, without building
+    that tree: each function the module's own code defines is a code object among its
+    constants, and it is at the top level when its first line (the ``def``, or its
+    first decorator) is not indented, as a def inside an ``if``, ``try``, ``with``…
+    block always is.
+    """
+    lines = None
+    for const in code.co_consts:
+        if (
+            isinstance(const, CodeType)
+            and const.co_name == "main"
+            and const.co_flags & CO_NEWLOCALS
+        ):
+            if lines is None:  # numbered as the compiler did: \r\n, \r and \n end lines
+                lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            if not _indented(lines[const.co_firstlineno - 1]):
+                return True
+    return False
 
 
-def _write_json(env_name: str, payload: object) -> None:
+def _indented(line: str) -> bool:
+    # As Python's tokenizer counts it: a form feed resets the indentation to zero.
+    return line[: len(line) - len(line.lstrip(" \t\f"))].rsplit("\f", 1)[-1] != ""
+
+
+def _write(env_name: str, text: str) -> None:
     path = os.environ.get(env_name)
     if path:
-        Path(path).write_text(json.dumps(payload), encoding="utf-8")
+        with open(path, "wb") as handle:
+            handle.write(text.encode())
 
 
 def _report_exception(exc: BaseException) -> None:
@@ -76,19 +94,20 @@ def _report_exception(exc: BaseException) -> None:
         tb = tb.tb_next
     traceback.print_exception(type(exc), exc, tb)
     last_line = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    _write_json("PARSEQ_ERROR_FILE", {"error": last_line})
+    _write("PARSEQ_ERROR_FILE", json.dumps({"error": last_line}))
 
 
-def run(script: Path) -> int:
-    source = script.read_text(encoding="utf-8")
-    sys.argv = [str(script)]
-    sys.path.insert(0, str(script.parent))
-    code = compile(source, str(script), "exec")
-    if not _defines_main(source):
-        namespace = {"__name__": "__main__", "__file__": str(script), "__builtins__": __builtins__}
+def run(script: str) -> int:
+    with open(script, "rb", buffering=0) as handle:
+        source = handle.read().decode()
+    sys.argv = [script]
+    sys.path.insert(0, os.path.dirname(script) or ".")
+    code = compile(source, script, "exec")
+    if not _defines_main(code, source):
+        namespace = {"__name__": "__main__", "__file__": script, "__builtins__": __builtins__}
         exec(code, namespace)
         return 0
-    namespace = {"__name__": "parseq_script", "__file__": str(script), "__builtins__": __builtins__}
+    namespace = {"__name__": "parseq_script", "__file__": script, "__builtins__": __builtins__}
     exec(code, namespace)
     from scripts_app import runtime
 
@@ -97,30 +116,26 @@ def run(script: Path) -> int:
         encoded = json.dumps(result)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"main() returned a value that is not JSON-serialisable: {exc}") from None
-    path = os.environ.get("PARSEQ_RESULT_FILE")
-    if path:
-        Path(path).write_text(encoded, encoding="utf-8")
+    _write("PARSEQ_RESULT_FILE", encoded)
     return 0
 
 
-def main() -> None:
-    from scripts_app import hardening
-
-    hardening.drop_ptrace_capability()  # before any of the script's code runs
-    _die_with_worker()
+def run_script(script: str) -> None:
+    """Apply the limits and run the script; ends with SystemExit(exit code)."""
     _apply_limits()
     try:
-        code = run(Path(sys.argv[1]))
+        code = run(script)
     except SystemExit as exc:
         if isinstance(exc.code, str):
             # sys.exit("network unreachable: …"): that one line is the run's error.
-            _write_json("PARSEQ_ERROR_FILE", {"error": exc.code})
+            _write("PARSEQ_ERROR_FILE", json.dumps({"error": exc.code}))
         elif exc.code not in (None, 0):
-            _write_json("PARSEQ_ERROR_FILE", {"error": f"SystemExit: {exc.code}"})
+            _write("PARSEQ_ERROR_FILE", json.dumps({"error": f"SystemExit: {exc.code}"}))
         raise
     except MemoryError as exc:
         _report_exception(exc)
-        _write_json("PARSEQ_ERROR_FILE", {"error": "MemoryError: the memory limit was exceeded"})
+        error = {"error": "MemoryError: the memory limit was exceeded"}
+        _write("PARSEQ_ERROR_FILE", json.dumps(error))
         code = 1
     except BaseException as exc:  # the script's own failure, reported and turned into exit 1
         _report_exception(exc)
@@ -128,6 +143,16 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     sys.exit(code)
+
+
+def main() -> None:
+    hardening.drop_proc_reading_capabilities()  # before any of the script's code runs
+    # Backstop: the kernel kills this process if its parent, the worker, dies.
+    hardening.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    lifeline = os.environ.get("PARSEQ_LIFELINE_FD")
+    if lifeline:
+        die_with_worker(int(lifeline))
+    run_script(sys.argv[1])
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ def params() -> dict[str, Any]:
     path = os.environ.get("PARSEQ_PARAMS_FILE")
     if not path:
         return {}
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    with open(path, encoding="utf-8") as handle:  # not pathlib: cheaper in a forked script
+        return json.load(handle)
 
 
 def output_dir() -> Path:

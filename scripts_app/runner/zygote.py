@@ -11,13 +11,13 @@ that becomes exactly what ``python -m scripts_app.bootstrap SCRIPT`` would be:
 - the run's clean environment, working directory, stdin from /dev/null and
   stdout+stderr into the worker's log pipe (file descriptors passed over a Unix
   socket with SCM_RIGHTS);
-- the worker's lifeline pipe (and PDEATHSIG), so it dies with the worker;
+- the worker's lifeline pipe, so its whole group dies with the worker;
 - rlimits applied by the bootstrap in the child, as before.
 
-The worker talks to it over ``SOCK_SEQPACKET``: one connection per run; the
-zygote answers ``pid N`` at once and ``exit CODE`` (Popen's returncode
-convention) when the child ends. The zygote exits when the worker closes its
-stdin (the worker died) — its children have their own lifelines.
+The worker talks to it over ``SOCK_SEQPACKET``: one connection per run; the child
+answers ``pid N`` once it has the request and the zygote ``exit CODE`` (Popen's
+returncode convention) when the child ends. The zygote exits when the worker
+closes its stdin (the worker died) — its children have their own lifelines.
 
 Runs whose environment changes how the interpreter starts (``PYTHON*``
 variables other than the standard ones) are spawned the classic way.
@@ -25,21 +25,30 @@ variables other than the standard ones) are spawned the classic way.
 
 from __future__ import annotations
 
+# Only what the server needs, imported at the top: the worker-side code below imports
+# ``subprocess``, ``tempfile`` and ``threading`` where it uses them, because
+# ``threading`` and ``random`` install after-fork hooks that would cost every forked
+# script ~0.5 ms of CPU.
+import _thread
 import array
+import gc
 import json
 import os
-import selectors
-import shutil
+import select
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scripts_app import bootstrap
+
+if TYPE_CHECKING:
+    import subprocess
+    from pathlib import Path
 
 MAX_REQUEST = 4 * 1024 * 1024
+SERVER_LIFELINE_FD = 0  # the zygote's stdin: a pipe from the worker
 CHILD_LIFELINE_FD = 3
 # Interpreter-level variables the zygote itself starts with; a run that sets any
 # other PYTHON* variable (or a different value) is spawned, not forked.
@@ -47,159 +56,161 @@ STARTUP_VARS = ("PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")
 
 
 # --- server side (python -m scripts_app.runner.zygote SOCKET) ----------------------
+#
+# A forked child pays for every page of the server's memory it writes to (copy on
+# write; CPython writes to every object it touches, if only its reference count), so
+# the server does once what each child would otherwise do, and the child does as
+# little as it can.
 
 
-def serve(path: str) -> None:
-    from scripts_app import bootstrap, runtime  # noqa: F401  (pre-import for the children)
+class Server:
+    """The fork server: serves until the worker (its stdin) goes away."""
 
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind(path + ".new")
-    listener.listen(64)
-    os.rename(path + ".new", path)  # appears only once it accepts connections
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ, "accept")
-    selector.register(wake_r, selectors.EVENT_READ, "child")
-    selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "lifeline")
-    waiting: dict[int, socket.socket] = {}
-    while True:
-        for key, _ in selector.select():
-            if key.data == "lifeline":
-                if not os.read(sys.stdin.fileno(), 4096):  # the worker is gone
-                    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
-                    os._exit(0)
-            elif key.data == "child":
-                try:
-                    os.read(wake_r, 4096)
-                except BlockingIOError:
-                    pass
-                _reap(waiting)
-            else:
-                conn, _ = listener.accept()
-                pid = _start(conn, listener, selector, waiting)
-                if pid:
-                    waiting[pid] = conn
-        _reap(waiting)
+    def __init__(self, path: str):
+        import atexit  # noqa: F401  (for the children's exit)
 
+        from scripts_app import hardening, runtime  # noqa: F401  (for the children)
 
-def _reap(waiting: dict[int, socket.socket]) -> None:
-    while True:
+        hardening.drop_proc_reading_capabilities()  # for good: the children inherit that
+        self.path = path
+        self.environ = dict(os.environ)  # what every child starts from
+        self.devnull = os.open(os.devnull, os.O_RDONLY)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.listener.bind(path + ".new")
+        self.listener.listen(64)
+        # Children are watched through pidfds (Linux 5.3+: fail now if there are none),
+        # not SIGCHLD: no signal handler here, so none for a child to undo.
+        os.close(os.pidfd_open(os.getpid()))
+        self.poller = select.epoll()
+        self.poller.register(self.listener.fileno(), select.EPOLLIN)
+        self.poller.register(SERVER_LIFELINE_FD, select.EPOLLIN)
+        self.running: dict[int, tuple[int, socket.socket]] = {}  # pidfd: (pid, connection)
+
+    def serve(self) -> None:
+        # Everything made so far lives as long as the server: keep the collector off
+        # it, so a child that collects neither scans nor copies those pages.
+        gc.freeze()
+        os.rename(self.path + ".new", self.path)  # appears only once it accepts connections
+        listener = self.listener.fileno()
+        while True:
+            for fd, _events in self.poller.poll():
+                if fd == listener:
+                    self.start(self.listener.accept()[0])
+                elif fd == SERVER_LIFELINE_FD:
+                    if not os.read(fd, 4096):  # the worker is gone
+                        _remove(self.path)
+                        os._exit(0)
+                else:
+                    self.finish(fd)
+
+    # Every page the server writes to after a fork costs it a page fault (and a copy,
+    # while the child lives), so it forks at once and leaves reading and checking the
+    # request to the child.
+    def start(self, conn: socket.socket) -> None:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        conn = waiting.pop(pid, None)
-        if conn is not None:
-            try:
-                conn.send(f"exit {os.waitstatus_to_exitcode(status)}".encode())
-            except OSError:
-                pass
+            pid = os.fork()
+        except OSError:  # no answer: the worker spawns this run itself
             conn.close()
+            return
+        if pid == 0:  # the child: never returns
+            try:
+                self.become_script(conn)
+            except BaseException:  # the child could not become the script: say why, in its log
+                import traceback
 
+                os.write(2, f"[parseq] fork server: {traceback.format_exc()}".encode())
+            finally:
+                os._exit(70)
+        pidfd = os.pidfd_open(pid)
+        self.poller.register(pidfd, select.EPOLLIN)
+        self.running[pidfd] = (pid, conn)
 
-def _start(conn: socket.socket, listener, selector, waiting) -> int | None:
-    fds = array.array("i")
-    try:
-        data, ancdata, _flags, _addr = conn.recvmsg(
-            MAX_REQUEST, socket.CMSG_SPACE(2 * fds.itemsize)
-        )
-    except OSError:
+    def finish(self, pidfd: int) -> None:
+        pid, conn = self.running.pop(pidfd)
+        self.poller.unregister(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(pid, 0)
+        try:
+            conn.send(b"exit %d" % os.waitstatus_to_exitcode(status))
+        except OSError:
+            pass
         conn.close()
-        return None
+
+    def become_script(self, conn: socket.socket) -> None:
+        received = _receive(conn)
+        if received is None:  # not a request: no "pid" (so refused), and exit 70
+            return
+        request, output_fd, lifeline_fd = received
+        os.setsid()  # own session and process group: pgid == pid
+        conn.send(b"pid %d" % os.getpid())
+        os.dup2(self.devnull, 0)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.dup2(lifeline_fd, CHILD_LIFELINE_FD)
+        # Closes the server's sockets too. Their Python objects are never finalised
+        # (and so never close a number the script has reused): the server's frames stay
+        # on this process's stack until os._exit.
+        os.closerange(CHILD_LIFELINE_FD + 1, 1 << 16)
+        # No PR_SET_PDEATHSIG: were this server to die, the worker would see the run's
+        # connection close and kill the script's group itself (see run_process).
+        bootstrap.die_with_worker(CHILD_LIFELINE_FD)
+        os.chdir(request["cwd"])
+        env = request["env"]
+        env["PARSEQ_LIFELINE_FD"] = str(CHILD_LIFELINE_FD)
+        for name in self.environ.keys() - env.keys():
+            del os.environ[name]
+        for name, value in env.items():
+            if self.environ.get(name) != value:
+                os.environ[name] = value
+        sys.path[0] = os.getcwd()
+        # sys.stdin, sys.stdout and sys.stderr are kept: this interpreter made them for
+        # fds 0, 1 and 2 at start-up, with the flags (-u) and locale the script's own
+        # interpreter would have (see Zygote.accepts), and no data has gone through them.
+        code = 0
+        try:
+            bootstrap.run_script(request["script"])
+        except SystemExit as exc:
+            code = _exit_code(exc.code)
+        except BaseException:  # bootstrap reports the script's own errors; a last resort
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        try:  # what a normal interpreter exit does: join threads, run atexit, flush
+            threading = sys.modules.get("threading")
+            if threading is not None:
+                threading._shutdown()
+            import atexit
+
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _receive(conn: socket.socket) -> tuple[dict, int, int] | None:
+    """The request (JSON) and its two descriptors (output, lifeline), or None."""
+    fds = array.array("i")
+    data, ancdata, _flags, _addr = conn.recvmsg(MAX_REQUEST, socket.CMSG_SPACE(2 * fds.itemsize))
     for level, kind, payload in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
     if len(fds) != 2 or not data:
-        for fd in fds:
-            os.close(fd)
-        conn.close()
         return None
-    request = json.loads(data)
-    output_fd, lifeline_fd = fds
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        try:
-            selector.close()
-            listener.close()
-            conn.close()
-            for other in waiting.values():
-                other.close()
-            _become_script(request, output_fd, lifeline_fd)
-        except BaseException:  # the child could not become the script: say why, in its log
-            import traceback
+    return json.loads(data), fds[0], fds[1]
 
-            os.write(2, f"[parseq] fork server: {traceback.format_exc()}".encode())
-        finally:
-            os._exit(70)
-    os.close(output_fd)
-    os.close(lifeline_fd)
+
+def _remove(path: str) -> None:
+    for name in (path, path + ".new"):
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
     try:
-        conn.send(f"pid {pid}".encode())
+        os.rmdir(os.path.dirname(path))
     except OSError:
         pass
-    return pid
-
-
-def _become_script(request: dict, output_fd: int, lifeline_fd: int) -> None:
-    signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    os.setsid()  # own session and process group: pgid == pid
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
-    os.dup2(lifeline_fd, CHILD_LIFELINE_FD)
-    os.closerange(CHILD_LIFELINE_FD + 1, 1 << 16)
-    os.set_inheritable(CHILD_LIFELINE_FD, True)
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
-    os.environ["PARSEQ_LIFELINE_FD"] = str(CHILD_LIFELINE_FD)
-    sys.path[0] = os.getcwd()
-    sys.argv = ["-m", request["script"]]
-    # Like ``python -u``: unbuffered binary layer, line-through text.
-    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stdout = _unbuffered_text(1)
-    sys.stderr = _unbuffered_text(2)
-    from scripts_app import bootstrap
-
-    sys.argv = [sys.argv[0], request["script"]]
-    code = 0
-    try:
-        bootstrap.main()
-    except SystemExit as exc:
-        code = _exit_code(exc.code)
-    except BaseException:  # bootstrap reports the script's own errors; this is a last resort
-        import traceback
-
-        traceback.print_exc()
-        code = 1
-    try:  # what a normal interpreter exit does: join threads, run atexit, flush
-        threading._shutdown()
-        import atexit
-
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
-
-
-def _unbuffered_text(fd: int):
-    """A text stream on ``fd`` that writes through at once, as under ``python -u``."""
-    import io
-
-    raw = io.FileIO(fd, "w", closefd=False)
-    return io.TextIOWrapper(
-        raw, encoding="utf-8", errors="backslashreplace", line_buffering=True, write_through=True
-    )
 
 
 def _exit_code(code) -> int:
@@ -235,7 +246,7 @@ class ZygoteProcess:
             message = b""
         if message.startswith(b"exit "):
             self.returncode = int(message.split()[1])
-        else:  # the zygote died; PDEATHSIG has killed the child
+        else:  # the zygote died: report a kill (run_process then kills the group)
             self.returncode = -signal.SIGKILL
         self.conn.close()
 
@@ -246,6 +257,8 @@ class ZygoteProcess:
     def wait(self, timeout: float | None = None) -> int:
         self._read_exit(block=True, timeout=timeout)
         if self.returncode is None:
+            import subprocess
+
             raise subprocess.TimeoutExpired(["zygote", str(self.pid)], timeout)
         return self.returncode
 
@@ -261,6 +274,8 @@ class Zygote:
     """One fork server per worker process, started on first use and restarted if it dies."""
 
     def __init__(self, base_env: dict[str, str]):
+        import threading
+
         self.base_env = base_env
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
@@ -273,6 +288,9 @@ class Zygote:
         return all(env.get(name) == self.base_env.get(name) for name in STARTUP_VARS)
 
     def _ensure(self) -> str:
+        import subprocess
+        import tempfile
+
         with self.lock:
             if self.process is not None and self.process.poll() is None:
                 return self.path
@@ -323,12 +341,12 @@ class Zygote:
                 self.process.stdin.close()
                 self.process.wait(timeout=10)
             if self.path:
-                shutil.rmtree(os.path.dirname(self.path), ignore_errors=True)
+                _remove(self.path)
             self.process = None
 
 
 _servers: dict[tuple, Zygote] = {}
-_servers_lock = threading.Lock()
+_servers_lock = _thread.allocate_lock()  # threading.Lock(), without importing threading
 _enabled = False
 BASE_VARS = ("PATH", "LANG", "LC_ALL", *STARTUP_VARS)
 
@@ -367,4 +385,4 @@ def for_env(env: dict[str, str]) -> Zygote:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    Server(sys.argv[1]).serve()

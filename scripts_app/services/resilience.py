@@ -129,8 +129,8 @@ class _Pulse:
             Execution.objects.filter(pk__in=list(due), status=Status.RUNNING).update(
                 heartbeat_at=timezone.now()
             )
-        except DatabaseError as exc:
-            logger.warning("executions %s: heartbeat skipped: %s", sorted(due), exc)
+        except Exception as exc:  # whatever it is, this thread must live to beat again
+            logger.warning("executions %s: heartbeat skipped: %r", sorted(due), exc)
         finally:
             # Beats here are rare (only slow steps between supervisor ticks): hold no
             # connection between them.
