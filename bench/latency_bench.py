@@ -6,7 +6,7 @@ Starts a throwaway PostgreSQL and RabbitMQ (the test suite's helpers), then a re
 1. trigger-to-script-start latency, p50/p99 over ``--runs`` (500) runs one at a time:
    from ``Execution.created_at`` (set when the trigger records the run) to the
    first line of the script (its ``time.time()`` at import, returned as its result);
-2. completed runs per second with 2 worker processes, ``--burst`` (300) runs at once,
+2. completed runs per second with 2 worker processes, ``--burst`` (1,000) runs at once,
    ``--bursts`` (3) times (the machine is shared: the median and each burst's load are shown);
 3. memory (RSS) of the idle worker: its master and worker processes;
 4. for comparison, in the same run: (a) spawning ``python manage.py <slug>`` per run
@@ -192,7 +192,7 @@ def timed_runs(argv: list[str], n: int, env: dict | None = None) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=500)
-    parser.add_argument("--burst", type=int, default=300)
+    parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--bursts", type=int, default=3, help="Bursts to time (median shown).")
     parser.add_argument("--threads", type=int, default=8, help="Threads per worker process.")
     parser.add_argument("--naive", type=int, default=30, help="manage.py <slug> runs to time.")
