@@ -5,22 +5,16 @@ from __future__ import annotations
 import threading
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from scripts_app.models import Execution, JobSecret, Status, Trigger
-from scripts_app.services import dispatch, prepared
+from scripts_app.models import Execution, Status, Trigger
+from scripts_app.services import dispatch, execution, prepared
 from scripts_app.services.prepared import PreparedQuery
 
-
-def run_with_job(pk: int):
-    secret = JobSecret.objects.filter(job_id=OuterRef("job_id"))
-    return (
-        Execution.objects.select_related("job", "script_version")
-        .annotate(has_secrets=Exists(secret))
-        .filter(pk=pk)
-    )
+# The worker's own query: the run, its job and version, and whether the job has secrets.
+run_with_job = execution._run_with_all_it_needs
 
 
 def test_it_loads_the_row_its_related_rows_and_annotations_like_the_orm(make_job):
