@@ -190,5 +190,7 @@ class ForkServer(Middleware):
 
     def after_worker_shutdown(self, broker, worker):
         from scripts_app.runner import zygote
+        from scripts_app.services.execution import WORKSPACES
 
         zygote.disable()
+        WORKSPACES.clear()  # atexit does not run in Dramatiq's worker processes

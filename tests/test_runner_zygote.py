@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 
-from scripts_app.runner import zygote
+from scripts_app.models import Status
+from scripts_app.runner import process, zygote
 from scripts_app.runner.workspace import clean_env, workspace
+from scripts_app.services import dispatch, execution, logs
 from tests.runner_helpers import ROOT, gone_soon, run_source
 
 
@@ -161,3 +164,64 @@ def test_the_fork_server_imports_nothing_that_hooks_fork():
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+ESCAPE = """
+import subprocess, sys
+subprocess.Popen(
+    [sys.executable, "-c", "import time; time.sleep(1)"],
+    start_new_session=True,  # out of the run's group: a group kill does not reach it
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+)
+"""
+
+
+def test_the_fork_server_vouches_only_for_runs_that_left_no_process(tmp_path):
+    clean = run_forked(tmp_path, "print('done')\n")[0]
+    assert clean.exit_code == 0 and clean.left_nothing
+    escaped = run_forked(tmp_path, ESCAPE)[0]
+    assert escaped.exit_code == 0 and not escaped.left_nothing
+    # The escaped process, adopted by the fork server, is reaped once it ends.
+    deadline = time.monotonic() + 10
+    while not run_forked(tmp_path, "pass\n")[0].left_nothing:
+        assert time.monotonic() < deadline, "the adopted orphan was never reaped"
+        time.sleep(0.2)
+
+
+def test_a_spawned_run_is_never_vouched_for(tmp_path):
+    outcome, _, _ = run_source(tmp_path, "print('done')\n")
+    assert outcome.exit_code == 0 and not outcome.left_nothing
+
+
+def test_no_signal_reaches_a_forked_runs_group_after_the_server_reported_its_exit(
+    tmp_path, monkeypatch
+):
+    # The server killed the group while the script was an unreaped zombie; by the time
+    # the worker hears "exit", the number may belong to another run's new group.
+    sent = []
+    monkeypatch.setattr(process, "kill_group", lambda pgid, sig: sent.append((pgid, sig)))
+    outcome = run_forked(tmp_path, "print('done')\n")[0]
+    assert outcome.exit_code == 0 and sent == []
+
+
+def test_a_run_never_sees_files_from_a_process_an_earlier_run_left_behind(make_job):
+    escaper = make_job(
+        ESCAPE.replace("time.sleep(1)", "time.sleep(0.5); open('outputs/late', 'w')"),
+        slug="escaper",
+    )
+    sleeper = make_job(
+        "import os, time\ntime.sleep(1.5)\nprint(sorted(os.listdir('outputs')))\n", slug="sleeper"
+    )
+    zygote.enable()
+    try:
+        runs = [
+            execution.execute(dispatch.trigger(job, trigger="cli", send=False).pk)
+            for job in (escaper, sleeper)
+        ]
+    finally:
+        zygote.disable()
+    assert [run.status for run in runs] == [Status.SUCCEEDED, Status.SUCCEEDED]
+    # Had the escaper's workspace been reused, its leftover process would have written
+    # into the sleeper's outputs/ while the sleeper ran.
+    assert logs.read_log(runs[1])[0] == b"[]\n"

@@ -9,8 +9,9 @@ import pytest
 from scripts_app.runner.workspace import WorkspacePool
 
 
-def used(pool: WorkspacePool, base, leave=None):
-    """Run a pretend script in a pooled workspace: Parseq's own files, then ``leave(ws)``."""
+def used(pool: WorkspacePool, base, leave=None, left_nothing: bool = True):
+    """Run a pretend script in a pooled workspace: Parseq's own files, then ``leave(ws)``;
+    ``left_nothing``: what the fork server reported about the run's processes."""
     with pool.workspace(base) as ws:
         ws.script.write_text("print(1)\n")
         ws.params_file.write_text("{}")
@@ -18,6 +19,7 @@ def used(pool: WorkspacePool, base, leave=None):
         ws.log_file.write_bytes(b"")
         if leave:
             leave(ws)
+        ws.reusable = left_nothing
     return ws
 
 
@@ -51,6 +53,13 @@ def test_a_workspace_its_run_changed_is_deleted_not_reused(tmp_path, leave):
         assert all(not os.listdir(folder) for folder in second.folders)
 
 
+def test_a_workspace_whose_run_may_have_left_a_process_is_deleted(tmp_path):
+    # A process that escaped the run's group could write into the next run's files.
+    pool = WorkspacePool()
+    first = used(pool, tmp_path, left_nothing=False)
+    assert not first.root.exists()
+
+
 def test_a_folder_swapped_for_a_symlink_is_not_followed(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -79,5 +88,5 @@ def test_clearing_the_pool_deletes_the_idle_workspaces(tmp_path):
 def test_the_pool_keeps_at_most_its_size(tmp_path):
     pool = WorkspacePool(size=1)
     with pool.workspace(tmp_path) as a, pool.workspace(tmp_path) as b:
-        pass
+        a.reusable = b.reusable = True
     assert [a.root.exists(), b.root.exists()].count(True) == 1

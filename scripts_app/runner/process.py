@@ -51,6 +51,9 @@ class ProcessOutcome:
     log_truncated: bool = False
     discarded_bytes: int = 0
     pid: int | None = None
+    # No process of the run can be left (the fork server proved it): its workspace may
+    # be reused. Never claimed for spawned scripts.
+    left_nothing: bool = False
 
 
 class LogSink:
@@ -145,10 +148,13 @@ def run_process(
         outcome.log_truncated = sink.truncated
         outcome.discarded_bytes = sink.discarded
         outcome.pid = proc.pid
+        outcome.left_nothing = getattr(proc, "left_nothing", False)
         return outcome
     finally:
-        # Whatever happened, nothing of the run may outlive it.
-        kill_group(proc.pid, signal.SIGKILL)
+        # Whatever happened, nothing of the run may outlive it (a fork server has
+        # already killed the group, before the number could be reused).
+        if not getattr(proc, "group_gone", False):
+            kill_group(proc.pid, signal.SIGKILL)
         os.close(lifeline_w)
         if proc.stdout:
             proc.stdout.close()
@@ -181,7 +187,10 @@ def _supervise(proc, spec: ProcessSpec, sink: LogSink, on_tick) -> ProcessOutcom
                 except subprocess.TimeoutExpired:
                     pass
             exited = proc.poll() is not None
-            if exited and (eof or not group_alive(proc.pid)):
+            if exited and not eof:
+                eof = _drain(fd, sink)  # what it wrote between the last read and its exit
+            gone = getattr(proc, "group_gone", False)
+            if exited and (eof or gone or not group_alive(proc.pid)):
                 break
             if exited and not eof:
                 # The script is gone but a child of it still holds the pipe: end the run.

@@ -26,6 +26,8 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 class Workspace:
     # Paths are built once per workspace: a run asks for them many times.
     root: Path
+    # Set when no process of its run can be left to write here (see WorkspacePool).
+    reusable: bool = False
 
     @cached_property
     def script(self) -> Path:
@@ -109,10 +111,14 @@ class WorkspacePool:
 
     Creating and deleting a workspace's folders costs about 2 ms of CPU per run on
     ext4 (each directory goes through the journal): as much as the rest of the
-    worker's part of a no-op run. A workspace that its run left exactly as it was
-    handed out — the files Parseq writes removed, every folder empty, a real
-    directory of this user with its original mode, nothing else in the root — is
-    kept for the next run; anything else is deleted as before.
+    worker's part of a no-op run. A workspace is kept for the next run only if
+    no process of its run can still write to it — the caller says so by setting
+    ``reusable``, which the fork server proves (runner/zygote.py: nothing of the run
+    is left among its adopted orphans); a process that escaped the run's group would
+    otherwise write into the next run's files — and if the run left it exactly as
+    it was handed out: the files Parseq writes removed, every folder empty, a real
+    directory of this user with its original mode, nothing else in the root.
+    Anything else is deleted as before.
     """
 
     def __init__(self, size: int = 32):
@@ -134,7 +140,8 @@ class WorkspacePool:
             self._give_back(base, ws)
 
     def _give_back(self, base: Path, ws: Workspace) -> None:
-        if _emptied(ws):
+        reusable, ws.reusable = ws.reusable, False
+        if reusable and _emptied(ws):
             with self.lock:
                 idle = self.idle.setdefault(base, [])
                 if len(idle) < self.size:

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 MAX_REQUEST = 4 * 1024 * 1024
+PR_SET_CHILD_SUBREAPER = 36
 SERVER_LIFELINE_FD = 0  # the zygote's stdin: a pipe from the worker
 CHILD_LIFELINE_FD = 3
 # Interpreter-level variables the zygote itself starts with; a run that sets any
@@ -72,6 +73,10 @@ class Server:
         from scripts_app import hardening, runtime  # noqa: F401  (for the children)
 
         hardening.drop_proc_reading_capabilities()  # for good: the children inherit that
+        # Every orphaned descendant of a run becomes this server's child (not init's), so
+        # "no child of this server but the running scripts" proves a run left nothing.
+        self.adopts = hardening.prctl(PR_SET_CHILD_SUBREAPER, 1)
+        self.children_file = f"/proc/self/task/{os.getpid()}/children"
         self.path = path
         self.environ = dict(os.environ)  # what every child starts from
         self.devnull = os.open(os.devnull, os.O_RDONLY)
@@ -126,15 +131,48 @@ class Server:
         self.running[pidfd] = (pid, conn)
 
     def finish(self, pidfd: int) -> None:
+        """The script has exited: kill what is left of its group, reap it, report."""
         pid, conn = self.running.pop(pidfd)
         self.poller.unregister(pidfd)
         os.close(pidfd)
-        _, status = os.waitpid(pid, 0)
+        # Killed while the script is an unreaped zombie, its group id cannot have been
+        # reused (pids wrap quickly: pid_max may be 32768): a kill after the reap could
+        # hit another run's new group. The worker sends none after "exit".
         try:
-            conn.send(b"exit %d" % os.waitstatus_to_exitcode(status))
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        _, status = os.waitpid(pid, 0)
+        clean = b" clean" if self.left_nothing() else b""
+        try:
+            conn.send(b"exit %d%s" % (os.waitstatus_to_exitcode(status), clean))
         except OSError:
             pass
         conn.close()
+
+    def left_nothing(self) -> bool:
+        """True if no process but the running scripts is a child of this server.
+
+        Any process a finished run left behind — in its group or escaped from it with
+        setsid, however deep — has lost an ancestor, so it is (or descends from) an
+        orphan this subreaper adopted. Those that have died are reaped here. False when
+        it cannot be known: its workspace is then not reused.
+        """
+        if not self.adopts:
+            return False
+        try:
+            with open(self.children_file) as handle:
+                children = {int(pid) for pid in handle.read().split()}
+        except (OSError, ValueError):
+            return False
+        left = children - {pid for pid, _ in self.running.values()}
+        for pid in list(left):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    left.discard(pid)
+            except ChildProcessError:
+                left.discard(pid)
+        return not left
 
     def become_script(self, conn: socket.socket) -> None:
         received = _receive(conn)
@@ -233,6 +271,10 @@ class ZygoteProcess:
         self.conn = conn
         self.stdout = stdout
         self.returncode: int | None = None
+        # Set by the server's "exit" report: it has killed the script's group (so no one
+        # may signal that number again) and, with "clean", found nothing of the run left.
+        self.group_gone = False
+        self.left_nothing = False
 
     def _read_exit(self, block: bool, timeout: float | None = None) -> None:
         if self.returncode is not None:
@@ -245,7 +287,10 @@ class ZygoteProcess:
         except OSError:
             message = b""
         if message.startswith(b"exit "):
-            self.returncode = int(message.split()[1])
+            words = message.split()
+            self.returncode = int(words[1])
+            self.group_gone = True
+            self.left_nothing = words[2:] == [b"clean"]
         else:  # the zygote died: report a kill (run_process then kills the group)
             self.returncode = -signal.SIGKILL
         self.conn.close()

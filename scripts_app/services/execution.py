@@ -89,7 +89,7 @@ class ShutdownClock:
 
 SHUTDOWN = ShutdownClock()
 WORKSPACES = WorkspacePool()
-atexit.register(WORKSPACES.clear)
+atexit.register(WORKSPACES.clear)  # a worker process clears it in ForkServer at shutdown
 SHUTDOWN_STOP = "worker shut down: run stopped after the {grace} s shutdown grace period"
 
 
@@ -339,6 +339,7 @@ def _run_process(ws: Workspace, run: Run) -> ProcessOutcome:
     )
     flush_echo()
     run.published = publisher.offset > 0
+    ws.reusable = outcome.left_nothing
     return outcome
 
 
