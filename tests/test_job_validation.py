@@ -11,12 +11,28 @@ from tests.conftest import script_file
 class JobForm(forms.ModelForm):
     class Meta:
         model = Job
-        fields = ["name", "slug", "script", "script_path", "cron", "timezone", "params_schema", "env"]
+        fields = [
+            "name",
+            "slug",
+            "script",
+            "script_path",
+            "cron",
+            "timezone",
+            "params_schema",
+            "env",
+        ]
 
 
 def submit(**overrides):
-    data = {"name": "Report", "slug": "report", "script_path": "", "cron": "", "timezone": "",
-            "params_schema": "{}", "env": "{}"}
+    data = {
+        "name": "Report",
+        "slug": "report",
+        "script_path": "",
+        "cron": "",
+        "timezone": "",
+        "params_schema": "{}",
+        "env": "{}",
+    }
     files = {}
     if "script" in overrides:
         files["script"] = overrides.pop("script")

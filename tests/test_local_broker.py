@@ -14,7 +14,9 @@ from scripts_app.worker_middleware import LocalRelay
 def test_a_process_without_a_consumer_drops_the_message():
     broker = LocalBroker()
     broker.declare_queue("default")
-    message = dramatiq.Message(queue_name="default", actor_name="x", args=(1,), kwargs={}, options={})
+    message = dramatiq.Message(
+        queue_name="default", actor_name="x", args=(1,), kwargs={}, options={}
+    )
     broker.enqueue(message)
     assert broker.queues["default"].qsize() == 0
 

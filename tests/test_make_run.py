@@ -31,15 +31,23 @@ def embedded_env(data_dir: Path, port: int) -> dict:
 
 
 def manage(env: dict, *argv: str) -> str:
-    done = subprocess.run([sys.executable, "manage.py", *argv], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "manage.py", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def post(url: str, token: str, body: dict) -> dict:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -71,11 +79,19 @@ def test_the_embedded_stack_runs_a_curl_triggered_job_and_stops_on_ctrl_c(tmp_pa
     manage(env, "loaddemo")
     assert (tmp_path / "db.sqlite3").exists()
 
-    proc = subprocess.Popen([sys.executable, "manage.py", "runall"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "runall"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/admin/login/", proc)
-        body = post(f"http://127.0.0.1:{port}/scripts/hello/?wait=20", token, {"data": {"name": "World"}})
+        body = post(
+            f"http://127.0.0.1:{port}/scripts/hello/?wait=20", token, {"data": {"name": "World"}}
+        )
         assert body["success"] is True, body
         assert body["result"]["greeting"] == "Hello, World!"
         assert body["execution_time"] is not None
@@ -88,6 +104,12 @@ def test_the_embedded_stack_runs_a_curl_triggered_job_and_stops_on_ctrl_c(tmp_pa
     leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
     # The data survives a restart: running `manage.py hello` uses the same database.
-    done = subprocess.run([sys.executable, "manage.py", "hello"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "hello"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr

@@ -33,7 +33,9 @@ def test_it_leaves_a_run_with_a_fresh_heartbeat_alone(run):
 
 def test_it_resends_a_queued_run_whose_message_may_be_lost(run, monkeypatch):
     sent = []
-    monkeypatch.setattr("scripts_app.tasks.enqueue_run", lambda pk, queue="default": sent.append(pk))
+    monkeypatch.setattr(
+        "scripts_app.tasks.enqueue_run", lambda pk, queue="default": sent.append(pk)
+    )
     old = timezone.now() - timedelta(minutes=2)
     Execution.objects.filter(pk=run.pk).update(created_at=old, sent_at=old)
     assert recovery.resend_stale_queued(timedelta(seconds=30)) == 1
@@ -44,7 +46,9 @@ def test_it_resends_a_queued_run_whose_message_may_be_lost(run, monkeypatch):
 
 def test_it_does_not_resend_a_fresh_or_finished_run(run, monkeypatch):
     sent = []
-    monkeypatch.setattr("scripts_app.tasks.enqueue_run", lambda pk, queue="default": sent.append(pk))
+    monkeypatch.setattr(
+        "scripts_app.tasks.enqueue_run", lambda pk, queue="default": sent.append(pk)
+    )
     Execution.objects.filter(pk=run.pk).update(sent_at=timezone.now())
     assert recovery.resend_stale_queued(timedelta(seconds=30)) == 0
     state.move(run.pk, Status.QUEUED, Status.CANCELLED)

@@ -62,7 +62,9 @@ def test_the_runtime_module_writes_output_txt_and_artifacts(tmp_path):
             runtime.output_path("sub/report.csv").write_text("a,b\\n")
             return {"run": runtime.run_id(), "job": runtime.job_slug()}
     """
-    outcome, ws, _ = run_source(tmp_path, source, run_vars={"PARSEQ_RUN_ID": "7", "PARSEQ_JOB": "j"})
+    outcome, ws, _ = run_source(
+        tmp_path, source, run_vars={"PARSEQ_RUN_ID": "7", "PARSEQ_JOB": "j"}
+    )
     assert outcome.extra["result"] == {"run": 7, "job": "j"}
 
 

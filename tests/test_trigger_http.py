@@ -37,7 +37,11 @@ def test_it_records_the_run_and_answers_202_with_a_pointer(bob, hello):
     assert response.status_code == 202
     body = response.json()
     run = Execution.objects.get()
-    assert body == {"id": run.pk, "status": "queued", "url": f"http://testserver/api/v1/executions/{run.pk}/"}
+    assert body == {
+        "id": run.pk,
+        "status": "queued",
+        "url": f"http://testserver/api/v1/executions/{run.pk}/",
+    }
     assert run.params == {"name": "Ann"}
     assert run.trigger == "http"
     assert run.triggered_by == bob
@@ -53,7 +57,9 @@ def test_a_token_authenticates_a_curl_trigger(alice, hello):
     token = Token.objects.create(user=alice)
     client = APIClient()
     response = client.post(
-        "/scripts/hello/", '{"data": {}}', content_type="application/json",
+        "/scripts/hello/",
+        '{"data": {}}',
+        content_type="application/json",
         HTTP_AUTHORIZATION=f"Token {token.key}",
     )
     assert response.status_code == 202
@@ -71,10 +77,15 @@ def test_params_that_are_not_a_json_object_are_400(api, hello, body):
 
 
 def test_params_failing_the_schema_are_400_with_every_error(api, make_job):
-    make_job(HELLO, slug="typed", params_schema={
-        "type": "object", "required": ["name"],
-        "properties": {"name": {"type": "string"}, "n": {"type": "integer"}},
-    })
+    make_job(
+        HELLO,
+        slug="typed",
+        params_schema={
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string"}, "n": {"type": "integer"}},
+        },
+    )
     response = api.post("/scripts/typed/", {"data": {"n": "x"}}, format="json")
     assert response.status_code == 400
     paths = sorted(e["path"] for e in response.json()["errors"])
@@ -89,7 +100,9 @@ def test_a_bad_wait_value_is_400_and_queues_nothing(api, hello):
 
 
 def test_wait_answers_with_the_result_when_the_run_ends_in_time(worker, alice, hello):
-    response = client_for(alice).post("/scripts/hello/?wait=15", {"data": {"name": "World"}}, format="json")
+    response = client_for(alice).post(
+        "/scripts/hello/?wait=15", {"data": {"name": "World"}}, format="json"
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["success"] is True
