@@ -225,3 +225,21 @@ def test_a_run_never_sees_files_from_a_process_an_earlier_run_left_behind(make_j
     # Had the escaper's workspace been reused, its leftover process would have written
     # into the sleeper's outputs/ while the sleeper ran.
     assert logs.read_log(runs[1])[0] == b"[]\n"
+
+
+STDIO = """
+import sys
+streams = []
+for s in (sys.stdin, sys.stdout, sys.stderr):
+    streams.append([
+        type(s.buffer).__name__, s.name, s.mode, s.encoding, s.errors, s.line_buffering,
+        s.write_through, s.seekable(), s.isatty(), s is getattr(sys, "__" + s.name[1:-1] + "__"),
+    ])
+print(repr(streams))
+"""
+
+
+def test_a_forked_script_gets_the_stdio_streams_a_spawned_one_gets(tmp_path):
+    forked = run_forked(tmp_path, STDIO)[1]
+    spawned = run_source(tmp_path, STDIO)[2]
+    assert forked == spawned and b"<stdout>" in forked

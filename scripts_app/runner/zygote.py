@@ -201,9 +201,7 @@ class Server:
             if self.environ.get(name) != value:
                 os.environ[name] = value
         sys.path[0] = os.getcwd()
-        # sys.stdin, sys.stdout and sys.stderr are kept: this interpreter made them for
-        # fds 0, 1 and 2 at start-up, with the flags (-u) and locale the script's own
-        # interpreter would have (see Zygote.accepts), and no data has gone through them.
+        _renew_stdio()
         code = 0
         try:
             bootstrap.run_script(request["script"])
@@ -225,6 +223,33 @@ class Server:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _renew_stdio() -> None:
+    """sys.stdin/stdout/stderr as the script's own interpreter would make them.
+
+    The server's were made at its start-up with the same flags (-u) and locale (see
+    Zygote.accepts), but for what fds 0-2 were then: a stream caches whether its file
+    is seekable, and the script's are /dev/null and a pipe. Same classes, encodings,
+    error handlers, buffering and names, made for the fds as they are now.
+    """
+    import io
+
+    for name, fd, mode in (("stdin", 0, "r"), ("stdout", 1, "w"), ("stderr", 2, "w")):
+        old = getattr(sys, name)
+        raw = io.FileIO(fd, mode, closefd=False)
+        raw.name = f"<{name}>"
+        buffer = raw if isinstance(old.buffer, io.FileIO) else type(old.buffer)(raw)
+        stream = io.TextIOWrapper(
+            buffer,
+            encoding=old.encoding,
+            errors=old.errors,
+            line_buffering=old.line_buffering,
+            write_through=old.write_through,
+        )
+        stream.mode = old.mode
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
 
 
 def _receive(conn: socket.socket) -> tuple[dict, int, int] | None:
