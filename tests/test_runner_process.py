@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 
+from scripts_app.runner import process
 from scripts_app.runner.process import TRUNCATION_MARKER
 from tests.runner_helpers import run_source
 
@@ -149,3 +150,21 @@ def test_a_spawn_that_fails_leaves_no_pipe_open(tmp_path, monkeypatch):
         except OSError:
             pass
     assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_scripts_group_is_signalled_only_while_its_number_is_still_taken(tmp_path, monkeypatch):
+    # Once a script is reaped its pid (its group's id) is free for another run's group;
+    # the group is killed while the script is an unreaped zombie, never after.
+    signalled = []
+    original = process.kill_group
+
+    def kill_group(pgid, sig):
+        if sig:
+            signalled.append(os.path.exists(f"/proc/{pgid}"))
+        return original(pgid, sig)
+
+    monkeypatch.setattr(process, "kill_group", kill_group)
+    for fork_server in (False, True):
+        outcome = run_source(tmp_path, "print('done')\n", fork_server=fork_server)[0]
+        assert outcome.exit_code == 0
+    assert all(signalled)

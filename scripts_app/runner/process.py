@@ -99,7 +99,53 @@ def group_alive(pgid: int) -> bool:
     return kill_group(pgid, 0)
 
 
-def spawn(spec: ProcessSpec, lifeline_fd: int) -> subprocess.Popen:
+class SpawnedScript:
+    """A spawned script, reaped only after its group is killed.
+
+    Its pid is its group's id (setsid); once reaped, the number is free and, with
+    pids wrapping fast (pid_max may be 32768), a later kill of that group could hit
+    another run. So its exit is noticed without reaping (``waitid(WNOWAIT)``), the
+    group killed while the zombie still holds the number, and only then is it reaped —
+    what the fork server does for forked scripts. ``group_gone``: nobody may signal
+    the group after that.
+    """
+
+    POLL_SECONDS = 0.005
+
+    def __init__(self, popen: subprocess.Popen):
+        self.popen = popen
+        self.pid = popen.pid
+        self.stdout = popen.stdout
+        self.returncode: int | None = None
+        self.group_gone = False
+        self.left_nothing = False  # unknowable for a spawned script: never vouched for
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._exited(block=False):
+            kill_group(self.pid, signal.SIGKILL)
+            self.returncode = self.popen.wait()
+            self.group_gone = True
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if timeout is None:
+            self._exited(block=True)
+        deadline = time.monotonic() + (timeout or 0)
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(self.popen.args, timeout)
+            time.sleep(min(self.POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        return self.returncode
+
+    def _exited(self, block: bool) -> bool:
+        flags = os.WEXITED | os.WNOWAIT | (0 if block else os.WNOHANG)
+        try:
+            return os.waitid(os.P_PID, self.pid, flags) is not None
+        except ChildProcessError:  # already reaped: Popen knows its code
+            return True
+
+
+def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | zygote.ZygoteProcess:
     if spec.fork_server or zygote.enabled():
         try:
             server = zygote.for_env(spec.env)
@@ -108,7 +154,7 @@ def spawn(spec: ProcessSpec, lifeline_fd: int) -> subprocess.Popen:
         except Exception as exc:  # the fork server failed: start this run the classic way
             logger.warning("fork server unavailable (%r); spawning the script", exc)
     env = {**spec.env, "PARSEQ_LIFELINE_FD": str(lifeline_fd)}
-    return subprocess.Popen(
+    popen = subprocess.Popen(
         [sys.executable, "-u", "-m", "scripts_app.bootstrap", str(spec.script)],
         cwd=spec.workdir,
         env=env,
@@ -119,6 +165,7 @@ def spawn(spec: ProcessSpec, lifeline_fd: int) -> subprocess.Popen:
         pass_fds=(lifeline_fd,),
         close_fds=True,
     )
+    return SpawnedScript(popen)
 
 
 def run_process(
@@ -148,12 +195,12 @@ def run_process(
         outcome.log_truncated = sink.truncated
         outcome.discarded_bytes = sink.discarded
         outcome.pid = proc.pid
-        outcome.left_nothing = getattr(proc, "left_nothing", False)
+        outcome.left_nothing = proc.left_nothing
         return outcome
     finally:
-        # Whatever happened, nothing of the run may outlive it (a fork server has
-        # already killed the group, before the number could be reused).
-        if not getattr(proc, "group_gone", False):
+        # Whatever happened, nothing of the run may outlive it (once the script has
+        # exited, its group was killed before its number could be reused).
+        if not proc.group_gone:
             kill_group(proc.pid, signal.SIGKILL)
         os.close(lifeline_w)
         if proc.stdout:
@@ -189,8 +236,7 @@ def _supervise(proc, spec: ProcessSpec, sink: LogSink, on_tick) -> ProcessOutcom
             exited = proc.poll() is not None
             if exited and not eof:
                 eof = _drain(fd, sink)  # what it wrote between the last read and its exit
-            gone = getattr(proc, "group_gone", False)
-            if exited and (eof or gone or not group_alive(proc.pid)):
+            if exited and (eof or proc.group_gone or not group_alive(proc.pid)):
                 break
             if exited and not eof:
                 # The script is gone but a child of it still holds the pipe: end the run.
