@@ -165,7 +165,7 @@ def make_artifact(size_mb: int) -> tuple[int, str]:
     from django.conf import settings
 
     from scripts_app.models import Artifact, Execution, Job, Status, Trigger
-    from scripts_app.services.storage import artifact_storage_name
+    from scripts_app.worker.outputs import artifact_storage_name
 
     job = Job.objects.get(slug="job-00")
     execution = Execution.objects.create(job=job, trigger=Trigger.API, status=Status.SUCCEEDED)

@@ -104,7 +104,7 @@ def start_latencies(ids: list[int]) -> list[float]:
 
 def measure_latency(job, runs: int) -> list[float]:
     from scripts_app.models import Trigger
-    from scripts_app.services import dispatch
+    from scripts_app.runs import dispatch
 
     ids = []
     for _ in range(runs):
@@ -118,7 +118,7 @@ def measure_throughput(job, burst: int) -> float:
     from django.db.models import Max, Min
 
     from scripts_app.models import Execution, Trigger
-    from scripts_app.services import dispatch
+    from scripts_app.runs import dispatch
 
     ids = [dispatch.trigger(job, trigger=Trigger.API).pk for _ in range(burst)]
     wait_final(ids, poll=0.1)

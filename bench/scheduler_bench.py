@@ -117,8 +117,9 @@ def naive_tick(now: datetime) -> list:
 
 
 def naive_fire(now: datetime) -> int:
+    from scripts_app import schedule
     from scripts_app.models import Job, Trigger
-    from scripts_app.services import dispatch, schedule
+    from scripts_app.runs import dispatch
 
     fired = 0
     for job in naive_tick(now):
@@ -132,16 +133,16 @@ def bench_idle(report: dict) -> None:
     from django.db import connection
 
     from scripts_app.models import Job
-    from scripts_app.services import scheduler
+    from scripts_app.scheduling import loop
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     for _ in range(50):
-        scheduler.next_due()
+        loop.next_due()
     rounds = 2000
     started = time.perf_counter()
     for _ in range(rounds):
-        scheduler.next_due()
+        loop.next_due()
     report["idle_query_ms"] = (time.perf_counter() - started) / rounds * 1000
     query = (
         Job.objects.filter(enabled=True, next_run_at__isnull=False)
@@ -162,13 +163,13 @@ def bench_due(report: dict, ids: list[int]) -> None:
     from django.db import connection
 
     from scripts_app.models import Execution
-    from scripts_app.services import scheduler
+    from scripts_app.scheduling import loop
 
     minute = datetime.now(UTC).replace(second=0, microsecond=0)
     make_due(ids, minute)
     connection.close()
     started = time.perf_counter()
-    fired = scheduler.fire_due(minute + timedelta(seconds=1))
+    fired = loop.fire_due(minute + timedelta(seconds=1))
     report["due_seconds"] = time.perf_counter() - started
     report["due_runs"] = fired.runs
     report["due_sent"] = Execution.objects.filter(sent_at__isnull=False).count()
@@ -213,9 +214,9 @@ def naive_loop(stop: threading.Event) -> None:
 
 
 def bench_lag(report: dict, ids: list[int]) -> None:
-    from scripts_app.services import scheduler
+    from scripts_app.scheduling import loop
 
-    report["lag"] = measure_lag(ids, lambda stop: scheduler.run(stop, poll=1.0))
+    report["lag"] = measure_lag(ids, lambda stop: loop.run(stop, poll=1.0))
     report["naive_lag"] = measure_lag(ids, naive_loop)
 
 

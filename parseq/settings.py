@@ -151,11 +151,11 @@ _WORKER_MIDDLEWARE = [
     "dramatiq.middleware.ShutdownNotifications",
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
-    "scripts_app.worker_middleware.DbConnections",
-    "scripts_app.worker_middleware.DeclareQueues",
-    "scripts_app.worker_middleware.ShutdownGrace",
-    "scripts_app.worker_middleware.SpoolUploader",
-    "scripts_app.worker_middleware.ForkServer",
+    "scripts_app.worker.middleware.DbConnections",
+    "scripts_app.worker.middleware.DeclareQueues",
+    "scripts_app.worker.middleware.ShutdownGrace",
+    "scripts_app.worker.middleware.SpoolUploader",
+    "scripts_app.worker.middleware.ForkServer",
 ]
 if PARSEQ_BROKER_URL:
     DRAMATIQ_BROKER = {
@@ -169,7 +169,7 @@ else:
     DRAMATIQ_BROKER = {
         "BROKER": "scripts_app.broker.LocalBroker",
         "OPTIONS": {},
-        "MIDDLEWARE": [*_WORKER_MIDDLEWARE, "scripts_app.worker_middleware.LocalRelay"],
+        "MIDDLEWARE": [*_WORKER_MIDDLEWARE, "scripts_app.worker.middleware.LocalRelay"],
     }
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 

@@ -145,7 +145,7 @@ class Job(models.Model):
             set(update_fields) & set(self.SCHEDULE_FIELDS)
         )
         if touches_schedule and key != getattr(self, "_saved_schedule", None):
-            from scripts_app.services import schedule
+            from scripts_app import schedule
 
             try:
                 self.next_run_at = schedule.next_run_at(self, timezone.now())

@@ -145,7 +145,7 @@ def validate_cron(value: str) -> None:
     if not value:
         return
     # The scheduler's own parser decides, so whatever validates also schedules.
-    from scripts_app.services.schedule import CronError, parse_cron
+    from scripts_app.schedule import CronError, parse_cron
 
     try:
         parse_cron(value)

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from scripts_app.api.permissions import CanRunJob
 from scripts_app.errors import InvalidParams
 from scripts_app.models import Job, Trigger
-from scripts_app.services import dispatch, runs
+from scripts_app.runs import dispatch, waiting
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -46,8 +46,8 @@ def wait_seconds(request) -> float | None:
         seconds = float(raw)
     except ValueError:
         raise ParseError("?wait must be a number of seconds.") from None
-    if not 0 <= seconds <= runs.MAX_WAIT_SECONDS:
-        raise ParseError(f"?wait must be between 0 and {runs.MAX_WAIT_SECONDS} seconds.")
+    if not 0 <= seconds <= waiting.MAX_WAIT_SECONDS:
+        raise ParseError(f"?wait must be between 0 and {waiting.MAX_WAIT_SECONDS} seconds.")
     return seconds
 
 
@@ -63,9 +63,9 @@ def started_response(request, execution) -> Response:
     """202 with a pointer, or with ``?wait`` the outcome once the run ends in time."""
     seconds = wait_seconds(request)
     if seconds:
-        runs.wait_for(execution, seconds)
+        waiting.wait_for(execution, seconds)
         if execution.is_final:
-            return Response(runs.summary(execution), status=status.HTTP_200_OK)
+            return Response(waiting.summary(execution), status=status.HTTP_200_OK)
     url = request.build_absolute_uri(reverse("api:execution-detail", args=[execution.pk]))
     return Response(
         {"id": execution.pk, "status": execution.status, "url": url},

@@ -15,7 +15,7 @@ from dramatiq import Worker
 from rest_framework.test import APIClient
 
 from scripts_app.models import Job
-from scripts_app.services import script_cache
+from scripts_app.worker import script_cache
 
 pytest_plugins = [
     "tests.services.fixtures",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from scripts_app.models import Execution, Job, Trigger
-from scripts_app.services import dispatch
-from scripts_app.services.execution import execute
+from scripts_app.runs import dispatch
+from scripts_app.worker.execution import execute
 
 
 def parser_job(script_path: str, slug: str | None = None, **fields: Any) -> Job:

@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts_app.runner.process import ProcessOutcome, ProcessSpec, run_process
-from scripts_app.runner.workspace import Workspace, clean_env, workspace
+from scripts_app.worker.runner.process import ProcessOutcome, ProcessSpec, run_process
+from scripts_app.worker.runner.workspace import Workspace, clean_env, workspace
 
 
 @dataclass
@@ -60,8 +60,8 @@ WORKER = """
 import json, sys
 from pathlib import Path
 from scripts_app import hardening
-from scripts_app.runner.process import ProcessSpec, run_process
-from scripts_app.runner.workspace import clean_env, workspace
+from scripts_app.worker.runner.process import ProcessSpec, run_process
+from scripts_app.worker.runner.workspace import clean_env, workspace
 
 hardening.hide_process_environment()  # as every Parseq process does (apps.py)
 source, base, fork_server = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "fork"

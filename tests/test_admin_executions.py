@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from scripts_app.admin.executions import complete_utf8
 from scripts_app.models import Artifact, Execution, LogChunk, Status, Trigger
-from scripts_app.services import dispatch
+from scripts_app.runs import dispatch
 
 CHANGELIST = reverse("admin:scripts_app_execution_changelist")
 

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from scripts_app.jobs import secrets
 from scripts_app.models import Execution, JobSecret, ScriptVersion, Status, Trigger
-from scripts_app.services import secrets
 from tests.conftest import script_file
 
 CHANGELIST = reverse("admin:scripts_app_job_changelist")

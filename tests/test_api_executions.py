@@ -10,8 +10,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from scripts_app.models import Artifact, Execution, LogChunk, Status, Trigger
-from scripts_app.services.logs import log_storage_name
-from scripts_app.services.storage import artifact_storage_name
+from scripts_app.runs.logs import log_storage_name
+from scripts_app.worker.outputs import artifact_storage_name
 from tests.conftest import client_for
 
 

@@ -9,8 +9,8 @@ from django.core.cache import cache
 from django.core.files.storage import default_storage
 from rest_framework.throttling import ScopedRateThrottle
 
+from scripts_app.jobs import versions
 from scripts_app.models import Artifact, Execution, Job, ScriptVersion, Status, Trigger
-from scripts_app.services import scripts
 from tests.conftest import client_for, script_file
 
 SCHEMA = {
@@ -164,7 +164,7 @@ def test_an_unknown_slug_is_404(api):
 
 def test_a_new_upload_makes_a_new_version_and_old_runs_keep_theirs(api, make_job):
     job = make_job(source="def main(d):\n    return 1\n", slug="echo")
-    first = scripts.current_version(job)
+    first = versions.current_version(job)
     old_run = Execution.objects.create(
         job=job, trigger=Trigger.API, script_version=first, script_sha256=first.sha256
     )
@@ -218,7 +218,7 @@ def test_deleting_a_job_removes_its_history_and_stored_files(
     api, make_job, django_capture_on_commit_callbacks
 ):
     job = make_job(slug="echo")
-    version = scripts.current_version(job)
+    version = versions.current_version(job)
     run = Execution.objects.create(
         job=job,
         trigger=Trigger.API,
@@ -372,6 +372,6 @@ def test_run_with_wait_answers_with_the_result(api, make_job, worker):
 
 def test_the_job_list_does_not_query_per_job(api, make_job, django_assert_max_num_queries):
     for i in range(5):
-        scripts.current_version(make_job(slug=f"job-{i}"))
+        versions.current_version(make_job(slug=f"job-{i}"))
     with django_assert_max_num_queries(3):
         assert len(api.get("/api/v1/jobs/").json()) == 5

@@ -10,8 +10,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from scripts_app.files import storage_api
 from scripts_app.models import Execution, Status
-from scripts_app.services import dispatch, files, runs
+from scripts_app.runs import dispatch, waiting
 
 EXAMPLE = Path(django_settings.BASE_DIR) / "docs" / "examples" / "csv_stats.py"
 
@@ -63,19 +64,19 @@ def test_a_script_cannot_read_a_file_it_did_not_list(make_job, worker):
         "    runtime.input_file('uploads/other.csv')\n",
         slug="sneaky",
     )
-    execution = runs.wait_for(dispatch.trigger(job, trigger="api"), 20)
+    execution = waiting.wait_for(dispatch.trigger(job, trigger="api"), 20)
     assert execution.status == Status.FAILED
     assert "was not fetched" in execution.error
 
 
 def test_a_key_deleted_after_the_trigger_fails_the_run_clearly(api, make_job, worker):
     job = make_job("def main(d):\n    return 1\n", slug="late")
-    stored = files.upload(SimpleUploadedFile("a.csv", b"x"), "uploads")
+    stored = storage_api.upload(SimpleUploadedFile("a.csv", b"x"), "uploads")
     execution = dispatch.trigger(
         job, params={"input_files": [stored.key]}, trigger="api", send=False
     )
-    files.delete(stored.key)
+    storage_api.delete(stored.key)
     dispatch.send(execution.pk)
-    execution = runs.wait_for(Execution.objects.get(pk=execution.pk), 20)
+    execution = waiting.wait_for(Execution.objects.get(pk=execution.pk), 20)
     assert execution.status == Status.FAILED
     assert f"input file “{stored.key}” does not exist" in execution.error

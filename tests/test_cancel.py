@@ -9,7 +9,8 @@ import pytest
 
 from scripts_app.errors import NotCancellable
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import control, dispatch, execution
+from scripts_app.runs import control, dispatch
+from scripts_app.worker import execution
 
 
 def alive(pid: int) -> bool:

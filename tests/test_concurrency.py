@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from scripts_app.models import Execution, OverlapPolicy, Status, Trigger
-from scripts_app.services import concurrency, dispatch, recovery
+from scripts_app.runs import concurrency, dispatch
+from scripts_app.scheduling import recovery
 
 
 def queued(job, n=1):

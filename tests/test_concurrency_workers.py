@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import dispatch
+from scripts_app.runs import dispatch
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = "Worker process is ready for action"

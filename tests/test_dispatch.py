@@ -7,7 +7,7 @@ from django.db import transaction
 
 from scripts_app.errors import InvalidParams
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import dispatch
+from scripts_app.runs import dispatch
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def sent(monkeypatch):
         # At publish time the run must already be committed and visible.
         calls.append((execution_id, queue, Execution.objects.filter(pk=execution_id).exists()))
 
-    monkeypatch.setattr("scripts_app.tasks.enqueue_run", fake_enqueue)
+    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", fake_enqueue)
     return calls
 
 
@@ -60,7 +60,7 @@ def test_invalid_params_queue_nothing(transactional_db, make_job, sent):
 
 def test_defaults_are_overlaid_by_the_request(db, make_job):
     job = make_job(default_params={"a": 1, "b": 2})
-    with mock.patch("scripts_app.services.dispatch.send"):
+    with mock.patch("scripts_app.runs.dispatch.send"):
         run = dispatch.trigger(job, params={"b": 3}, trigger=Trigger.API)
     assert run.params == {"a": 1, "b": 3}
 
@@ -70,12 +70,12 @@ def test_a_worker_that_drops_the_message_at_once_leaves_the_run_marked_unsent(
 ):
     # A stopping worker may consume the message and clear sent_at before send() returns;
     # that must stick, or the re-send would wait for the long "confirmed" window.
-    from scripts_app.services import execution
+    from scripts_app.worker import execution
 
     def consumed_and_dropped(execution_id, queue="default"):
         execution._mark_unsent(execution_id)
 
-    monkeypatch.setattr("scripts_app.tasks.enqueue_run", consumed_and_dropped)
+    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", consumed_and_dropped)
     run = dispatch.trigger(make_job(), trigger=Trigger.API)
     run.refresh_from_db()
     assert run.status == Status.QUEUED
@@ -88,7 +88,7 @@ def test_a_failed_publish_leaves_the_run_unsent(transactional_db, make_job, monk
     def broker_down(execution_id, queue="default"):
         raise ConnectionClosed(OSError("down"))
 
-    monkeypatch.setattr("scripts_app.tasks.enqueue_run", broker_down)
+    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", broker_down)
     run = dispatch.trigger(make_job(), trigger=Trigger.API)
     run.refresh_from_db()
     assert run.status == Status.QUEUED and run.sent_at is None

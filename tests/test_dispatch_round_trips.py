@@ -8,7 +8,7 @@ from django.db.models.fields.files import FieldFile
 from django.test.utils import CaptureQueriesContext
 
 from scripts_app.models import Execution, Job, ScriptVersion, Trigger
-from scripts_app.services import dispatch
+from scripts_app.runs import dispatch
 from tests.conftest import script_file
 
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -23,7 +23,7 @@ def published(monkeypatch):
         sent_at = Execution.objects.filter(pk=execution_id).values_list("sent_at", flat=True)
         calls.append((execution_id, sent_at.get(), connection.in_atomic_block))
 
-    monkeypatch.setattr("scripts_app.tasks.enqueue_run", fake_enqueue)
+    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", fake_enqueue)
     return calls
 
 
@@ -37,7 +37,7 @@ def no_reading(*args, **kwargs):
 
 def test_a_trigger_is_one_select_and_one_insert(transactional_db, make_job, monkeypatch):
     sent = []
-    monkeypatch.setattr("scripts_app.tasks.enqueue_run", lambda pk, queue: sent.append(pk))
+    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", lambda pk, queue: sent.append(pk))
     job = make_job()
     dispatch.trigger(job, trigger=Trigger.API)  # the first run stores the script version
     with CaptureQueriesContext(connection) as queries:

@@ -10,9 +10,12 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from scripts_app.files import storage_api
+from scripts_app.jobs import masking
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import dispatch, execution, files, limits, logs, masking, state
-from scripts_app.tasks import run_execution
+from scripts_app.runs import dispatch, logs, state
+from scripts_app.worker import execution, limits
+from scripts_app.worker.actor import run_execution
 
 ARTIFACTS = """
 from scripts_app import runtime
@@ -121,7 +124,7 @@ def test_a_message_for_a_finished_run_changes_nothing(make_job):
 
 @pytest.mark.parametrize("limit", [2048])
 def test_the_live_log_is_readable_while_the_run_goes(worker, make_job, limit):
-    from scripts_app.services.logs import read_log
+    from scripts_app.runs.logs import read_log
 
     job = make_job(
         "import time\nprint('first line', flush=True)\ntime.sleep(3)\nprint('second line')\n"
@@ -168,7 +171,7 @@ def test_a_storage_error_fetching_input_files_fails_the_run_clearly(make_job, mo
         error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
         raise ClientError(error, "GetObject")
 
-    monkeypatch.setattr(files, "fetch_inputs", denied)
+    monkeypatch.setattr(storage_api, "fetch_inputs", denied)
     run = run_now(make_job())
     assert run.status == Status.FAILED
     assert run.error.startswith("input files: An error occurred (AccessDenied)")
@@ -201,8 +204,8 @@ def test_ctrl_c_cancels_the_run_and_is_raised_again(make_job, monkeypatch):
 @pytest.mark.parametrize(
     "module, step",
     [
-        (files, "fetch_inputs"),
-        (files, "store_results"),
+        (storage_api, "fetch_inputs"),
+        (storage_api, "store_results"),
         (limits, "breach_after_exit"),
         (masking, "mask_file"),
     ],

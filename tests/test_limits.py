@@ -6,10 +6,12 @@ import time
 
 from django.core.files.storage import default_storage
 
+from scripts_app.files import storage_api
 from scripts_app.models import Status, Trigger
-from scripts_app.runner.process import ProcessOutcome
-from scripts_app.runner.workspace import workspace
-from scripts_app.services import dispatch, execution, files, limits
+from scripts_app.runs import dispatch
+from scripts_app.worker import execution, limits
+from scripts_app.worker.runner.process import ProcessOutcome
+from scripts_app.worker.runner.workspace import workspace
 
 
 def run_now(job):
@@ -129,7 +131,9 @@ def test_result_files_count_towards_the_output_limit(make_job):
     assert run.status == Status.FAILED
     assert run.error == "output size limit exceeded (1,000 bytes)"
     assert not run.artifacts.exists()
-    assert not default_storage.exists(files.storage_name(files.result_key(run.pk, "big.bin")))
+    assert not default_storage.exists(
+        storage_api.storage_name(storage_api.result_key(run.pk, "big.bin"))
+    )
 
 
 def test_a_server_wide_cpu_limit_is_named_with_its_value(make_job, settings):

@@ -11,9 +11,10 @@ from django.core import mail
 from django.core.management import call_command
 
 from parseq.env import database_from_url
+from scripts_app.jobs import demo, secrets
+from scripts_app.jobs.demo import demo_specs, load_demo_jobs, url_for
 from scripts_app.models import Job, JobSecret, NotifyOn, Status, Trigger
-from scripts_app.services import demo, dispatch, runs, secrets
-from scripts_app.services.demo import demo_specs, load_demo_jobs, url_for
+from scripts_app.runs import dispatch, waiting
 from scripts_app.validators import params_errors
 from tests.services import need
 
@@ -165,7 +166,7 @@ def test_an_unsupported_engine_is_refused():
 
 def run_now(slug: str, params: dict | None = None):
     execution = dispatch.trigger(Job.objects.get(slug=slug), params=params, trigger=Trigger.ADMIN)
-    return runs.wait_for(execution, 30)
+    return waiting.wait_for(execution, 30)
 
 
 def test_the_offline_demo_jobs_run_at_once_after_loaddemo(worker):

@@ -7,8 +7,8 @@ from dramatiq import Worker
 
 from scripts_app.broker import LocalBroker
 from scripts_app.models import Status, Trigger
-from scripts_app.services import dispatch
-from scripts_app.worker_middleware import LocalRelay
+from scripts_app.runs import dispatch
+from scripts_app.worker.middleware import LocalRelay
 
 
 def test_a_process_without_a_consumer_drops_the_message():

@@ -2,8 +2,8 @@
 
 import pytest
 
+from scripts_app.jobs.masking import Masker, MaskingChunkPublisher, mask_file
 from scripts_app.models import Execution, LogChunk, Trigger
-from scripts_app.services.masking import Masker, MaskingChunkPublisher, mask_file
 
 SECRET = "hunter2-s3cr3t"
 

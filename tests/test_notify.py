@@ -5,8 +5,10 @@ from datetime import timedelta
 
 import pytest
 
+from scripts_app.jobs import secrets
 from scripts_app.models import Execution, NotifyOn, Status, Trigger
-from scripts_app.services import dispatch, execution, notify, secrets
+from scripts_app.runs import dispatch, notify
+from scripts_app.worker import execution
 
 OK = "def main(data):\n    return {'rows': 3}\n"
 FAIL = "def main(data):\n    raise RuntimeError('source unreachable')\n"
@@ -135,12 +137,12 @@ def test_it_gives_up_after_the_last_attempt(make_job, smtp_server, settings):
 
 
 def test_the_scheduler_tick_retries_pending_mail(make_job, smtp_server):
-    from scripts_app.services import scheduler
+    from scripts_app.scheduling import loop
 
     smtp_server.stop()
     run = run_now(make_job(FAIL, notify_on=NotifyOn.FAILURE))
     smtp_server.start()
-    result = scheduler.tick(run.finished_at + timedelta(hours=1))
+    result = loop.tick(run.finished_at + timedelta(hours=1))
     assert result["retry_notifications"] == 1
     assert len(smtp_server.messages) == 1
 

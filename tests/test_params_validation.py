@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from scripts_app.errors import InvalidParams
 from scripts_app.management.commands.runjob import SlugCommand
 from scripts_app.models import Execution, Trigger
-from scripts_app.services import dispatch
+from scripts_app.runs import dispatch
 
 SCHEMA = {
     "type": "object",

@@ -118,7 +118,7 @@ def test_a_response_that_is_not_the_rates_xml_is_a_clear_failure(job):
 
 def test_a_bad_date_is_rejected_by_the_schema_before_anything_runs(db):
     from scripts_app.errors import InvalidParams
-    from scripts_app.services.demo import demo_specs
+    from scripts_app.jobs.demo import demo_specs
 
     spec = next(s for s in demo_specs() if s["script_path"] == "cbr_rates.py")
     job = parser_job("cbr_rates.py", slug="cbr-schema", params_schema=spec["params_schema"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scripts_app.errors import InvalidParams
+from scripts_app.jobs.demo import demo_specs
 from scripts_app.models import Status
-from scripts_app.services.demo import demo_specs
 from tests.parser_helpers import artifact, parser_job, run
 
 

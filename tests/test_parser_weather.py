@@ -131,7 +131,7 @@ def test_open_meteos_reason_for_a_400_becomes_the_error(job):
 
 def test_the_schema_rejects_out_of_range_days_before_anything_runs(db):
     from scripts_app.errors import InvalidParams
-    from scripts_app.services.demo import demo_specs
+    from scripts_app.jobs.demo import demo_specs
 
     spec = next(s for s in demo_specs() if s["script_path"] == "weather.py")
     job = parser_job("weather.py", slug="weather-schema", params_schema=spec["params_schema"])

@@ -10,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import dispatch, execution, prepared
-from scripts_app.services.prepared import PreparedQuery
+from scripts_app.runs import dispatch, prepared
+from scripts_app.runs.prepared import PreparedQuery
+from scripts_app.worker import execution
 
 # The worker's own query: the run, its job and version, and whether the job has secrets.
 run_with_job = execution._run_with_all_it_needs

@@ -11,7 +11,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from scripts_app.models import Artifact, Execution, LogChunk, Status, Trigger
-from scripts_app.services import dispatch, execution, retention
+from scripts_app.runs import dispatch
+from scripts_app.scheduling import retention
+from scripts_app.worker import execution
 
 OUTPUTS = """
 from scripts_app import runtime
@@ -116,10 +118,10 @@ def test_the_scheduler_step_purges_once_a_day_when_set(make_job, settings, monke
 
 
 def test_the_scheduler_tick_runs_the_daily_purge(make_job, settings, monkeypatch):
-    from scripts_app.services import scheduler
+    from scripts_app.scheduling import loop
 
     monkeypatch.setattr(retention, "_last_purge", None)
     settings.PARSEQ_RETENTION_DAYS = 30
     finished_run(make_job(OUTPUTS), days_old=40)
-    assert scheduler.tick()["purge_old_runs"] == 1
+    assert loop.tick()["purge_old_runs"] == 1
     assert not Execution.objects.exists()

@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import recovery, state
+from scripts_app.runs import state
+from scripts_app.scheduling import recovery
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_it_leaves_a_run_with_a_fresh_heartbeat_alone(run):
 def test_it_resends_a_queued_run_whose_message_may_be_lost(run, monkeypatch):
     sent = []
     monkeypatch.setattr(
-        "scripts_app.tasks.enqueue_run", lambda pk, queue="default": sent.append(pk)
+        "scripts_app.worker.actor.enqueue_run", lambda pk, queue="default": sent.append(pk)
     )
     old = timezone.now() - timedelta(minutes=2)
     Execution.objects.filter(pk=run.pk).update(created_at=old, sent_at=old)
@@ -47,7 +48,7 @@ def test_it_resends_a_queued_run_whose_message_may_be_lost(run, monkeypatch):
 def test_it_does_not_resend_a_fresh_or_finished_run(run, monkeypatch):
     sent = []
     monkeypatch.setattr(
-        "scripts_app.tasks.enqueue_run", lambda pk, queue="default": sent.append(pk)
+        "scripts_app.worker.actor.enqueue_run", lambda pk, queue="default": sent.append(pk)
     )
     Execution.objects.filter(pk=run.pk).update(sent_at=timezone.now())
     assert recovery.resend_stale_queued(timedelta(seconds=30)) == 0
@@ -61,7 +62,7 @@ def test_a_resend_that_fails_keeps_the_run_queued_for_the_next_tick(run, monkeyp
     def broker_down(pk, queue="default"):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr("scripts_app.tasks.enqueue_run", broker_down)
+    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", broker_down)
     Execution.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=2))
     assert recovery.resend_stale_queued(timedelta(seconds=30)) == 0
     run.refresh_from_db()

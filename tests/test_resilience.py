@@ -12,9 +12,10 @@ from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.runner.workspace import workspace
-from scripts_app.services import dispatch, spool, state
-from scripts_app.services.resilience import heartbeat_while, retry_db
+from scripts_app.runs import dispatch, state
+from scripts_app.worker import spool
+from scripts_app.worker.resilience import heartbeat_while, retry_db
+from scripts_app.worker.runner.workspace import workspace
 
 
 def flaky(failures: int, exc: Exception):
@@ -91,7 +92,7 @@ def test_spooled_outputs_stay_when_storage_is_still_down(make_job, settings, tmp
     def unreachable(*args, **kwargs):
         raise OSError("storage unreachable")
 
-    monkeypatch.setattr(spool.storage, "store_outputs", unreachable)
+    monkeypatch.setattr(spool.outputs, "store_outputs", unreachable)
 
     assert spool.store_spooled() == []
     assert (kept / "outputs" / "out.txt").read_text() == "precious"

@@ -7,7 +7,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import concurrency, control, dispatch, execution, recovery, retries, state
+from scripts_app.runs import concurrency, control, dispatch, retries, state
+from scripts_app.scheduling import recovery
+from scripts_app.worker import execution
 
 FAIL = "def main(data):\n    raise RuntimeError('upstream down')\n"
 

@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from scripts_app.runner import zygote
-from scripts_app.runner.workspace import clean_env, workspace
+from scripts_app.worker.runner import zygote
+from scripts_app.worker.runner.workspace import clean_env, workspace
 from tests.runner_helpers import ROOT, gone_soon, run_source, start_worker, wait_for_pids
 
 # The script and a child of it (same process group, no lifeline of its own), both

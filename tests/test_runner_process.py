@@ -7,8 +7,8 @@ import sys
 import textwrap
 import time
 
-from scripts_app.runner import process
-from scripts_app.runner.process import TRUNCATION_MARKER
+from scripts_app.worker.runner import process
+from scripts_app.worker.runner.process import TRUNCATION_MARKER
 from tests.runner_helpers import run_source
 
 
@@ -137,7 +137,7 @@ def test_printing_200_mb_keeps_the_supervisor_memory_flat(tmp_path):
 
 
 def test_a_spawn_that_fails_leaves_no_pipe_open(tmp_path, monkeypatch):
-    from scripts_app.runner import process
+    from scripts_app.worker.runner import process
 
     def broken_spawn(spec, lifeline_fd):
         raise OSError("no more processes")

@@ -9,9 +9,10 @@ import sys
 import time
 
 from scripts_app.models import Status
-from scripts_app.runner import process, zygote
-from scripts_app.runner.workspace import clean_env, workspace
-from scripts_app.services import dispatch, execution, logs
+from scripts_app.runs import dispatch, logs
+from scripts_app.worker import execution
+from scripts_app.worker.runner import process, zygote
+from scripts_app.worker.runner.workspace import clean_env, workspace
 from tests.runner_helpers import ROOT, gone_soon, run_source
 
 
@@ -129,10 +130,10 @@ def clean_env_for(tmp_path):
 
 def test_a_worker_starts_its_scripts_from_its_fork_server(make_job, worker):
     from scripts_app.models import Trigger
-    from scripts_app.services import dispatch, runs
+    from scripts_app.runs import dispatch, waiting
 
     job = make_job("import os\n\ndef main(data):\n    return {'parent': os.getppid()}\n", "parent")
-    execution = runs.wait_for(dispatch.trigger(job, trigger=Trigger.API), 30)
+    execution = waiting.wait_for(dispatch.trigger(job, trigger=Trigger.API), 30)
 
     assert execution.status == "succeeded", execution.error
     assert zygote.enabled()
@@ -157,7 +158,7 @@ def test_the_fork_server_imports_nothing_that_hooks_fork():
         "sys.argv = ['zygote', 'unused']\n"
         "import atexit\n"
         "from scripts_app import bootstrap, hardening, runtime\n"
-        "from scripts_app.runner import zygote\n"
+        "from scripts_app.worker.runner import zygote\n"
         "print(sorted({'threading', 'random', 'logging'} & set(sys.modules)))\n"
     )
     done = subprocess.run(

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
+from scripts_app import schedule
 from scripts_app.models import Execution, Job, Status
-from scripts_app.services import schedule
 
 MANAGE = os.path.join(settings.BASE_DIR, "manage.py")
 

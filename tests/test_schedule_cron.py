@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from scripts_app.services.schedule import CronError, next_wall_time, parse_cron
+from scripts_app.schedule import CronError, next_wall_time, parse_cron
 
 
 def walk(expression: str, after: datetime, count: int) -> list[datetime]:

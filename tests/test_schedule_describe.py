@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from scripts_app.services.schedule import describe, upcoming
+from scripts_app.schedule import describe, upcoming
 
 
 def job(**fields):

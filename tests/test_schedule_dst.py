@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from scripts_app.services import schedule
+from scripts_app import schedule
 
 
 def job(**fields):

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from scripts_app.services.schedule import due_slots, next_fire, plan
+from scripts_app.schedule import due_slots, next_fire, plan
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=60)

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from scripts_app.jobs import versions
 from scripts_app.models import Job, Status
-from scripts_app.services import scheduler, scripts
+from scripts_app.scheduling import loop
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -17,7 +18,7 @@ def make_due(make_job, count: int, cron: str = "*/5 * * * *") -> list[Job]:
         next_run_at=T0, overlap_policy="allow"
     )
     for job in jobs:
-        scripts.current_version(job)  # steady state: each has run before
+        versions.current_version(job)  # steady state: each has run before
     return jobs
 
 
@@ -25,14 +26,14 @@ def test_a_batch_of_jobs_that_ran_before_takes_the_same_few_queries_at_any_size(
     def queries_for(jobs: list[Job], at: datetime) -> int:
         Job.objects.filter(pk__in=[job.pk for job in jobs]).update(next_run_at=at)
         with CaptureQueriesContext(connection) as queries:
-            fired = scheduler.fire_due_batch(at + timedelta(seconds=1), limit=100)
+            fired = loop.fire_due_batch(at + timedelta(seconds=1), limit=100)
         assert fired.runs == len(jobs)
         return len(queries)
 
     few = make_due(make_job, 2)
     many = [make_job(slug=f"more-{i}", cron="*/5 * * * *", timezone="UTC") for i in range(8)]
     for job in many:
-        scripts.current_version(job)
+        versions.current_version(job)
     Job.objects.filter(pk__in=[job.pk for job in many]).update(overlap_policy="allow")
     Job.objects.filter(pk__in=[job.pk for job in many]).update(next_run_at=T0.replace(year=2030))
     assert queries_for(few, T0) == queries_for(few + many, T0 + timedelta(minutes=5))
@@ -43,7 +44,7 @@ def test_jobs_with_different_next_times_are_each_advanced_to_their_own(make_job)
     hourly = make_job(slug="hourly", cron="0 * * * *", timezone="UTC")
     daily = make_job(slug="daily", cron="30 6 * * *", timezone="UTC")
     Job.objects.filter(pk__in=[hourly.pk, daily.pk]).update(next_run_at=T0)
-    fired = scheduler.fire_due(T0 + timedelta(seconds=1))
+    fired = loop.fire_due(T0 + timedelta(seconds=1))
     assert fired.jobs == 5
     next_runs = dict(Job.objects.values_list("slug", "next_run_at"))
     assert {next_runs[job.slug] for job in shared} == {T0 + timedelta(minutes=5)}

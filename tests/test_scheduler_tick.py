@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scripts_app.models import Execution, Job, Status, Trigger
-from scripts_app.services import scheduler
+from scripts_app.scheduling import loop
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -34,7 +34,7 @@ def test_it_fires_a_due_job_once_and_sends_it_after_commit(
     every5, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        result = scheduler.tick(at(0, 3))
+        result = loop.tick(at(0, 3))
     assert result["fire_due"].runs == 1
     execution = every5.executions.get()
     assert execution.sent_at is None  # nothing is sent before the commit
@@ -55,9 +55,9 @@ def test_the_batch_path_sends_runs_of_jobs_that_ran_before(
     every5, django_capture_on_commit_callbacks
 ):
     Job.objects.filter(pk=every5.pk).update(overlap_policy="allow")
-    scheduler.tick(at(0, 1))  # the first run stores the script version
+    loop.tick(at(0, 1))  # the first run stores the script version
     with django_capture_on_commit_callbacks(execute=True):
-        scheduler.tick(at(5, 1))
+        loop.tick(at(5, 1))
     second = every5.executions.get(scheduled_for=at(5))
     assert second.status == Status.QUEUED
     assert second.script_version == every5.executions.get(scheduled_for=at(0)).script_version
@@ -65,19 +65,19 @@ def test_the_batch_path_sends_runs_of_jobs_that_ran_before(
 
 
 def test_a_second_tick_in_the_same_slot_changes_nothing(every5):
-    scheduler.tick(at(0, 3))
-    scheduler.tick(at(0, 4))
+    loop.tick(at(0, 3))
+    loop.tick(at(0, 4))
     assert rows(every5) == [(at(0), Status.QUEUED)]
 
 
 def test_a_job_not_yet_due_does_not_fire(every5):
-    scheduler.tick(at(0, -1))
+    loop.tick(at(0, -1))
     assert rows(every5) == []
 
 
 def test_a_disabled_job_never_fires(every5):
     Job.objects.filter(pk=every5.pk).update(enabled=False)  # even with a stale next_run_at
-    scheduler.tick(at(60))
+    loop.tick(at(60))
     assert rows(every5) == []
 
 
@@ -101,24 +101,24 @@ def test_editing_the_schedule_replans_but_editing_the_name_does_not(every5):
 
 
 def test_the_next_slot_counts_from_the_planned_time_even_when_handled_late(every5):
-    scheduler.tick(at(0, 50))
+    loop.tick(at(0, 50))
     every5.refresh_from_db()
     assert every5.next_run_at == at(5)
 
 
 def test_a_one_off_fires_once_and_then_has_no_next_run(make_job):
     once = planned(make_job(slug="once", start_at=at(30)), at(30))
-    scheduler.tick(at(30, 1))
-    scheduler.tick(at(90))
+    loop.tick(at(30, 1))
+    loop.tick(at(90))
     once.refresh_from_db()
     assert rows(once) == [(at(30), Status.QUEUED)]
     assert once.next_run_at is None
 
 
 def test_a_replayed_slot_is_not_recorded_twice(every5):
-    scheduler.tick(at(0, 1))
+    loop.tick(at(0, 1))
     planned(every5, at(0))  # e.g. a stale in-memory job saved over the advanced row
-    scheduler.tick(at(0, 2))
+    loop.tick(at(0, 2))
     assert rows(every5) == [(at(0), Status.QUEUED)]
 
 
@@ -127,8 +127,8 @@ def test_a_replayed_slot_is_not_recorded_twice(every5):
 
 def restart_after_downtime(job: Job, policy: str) -> None:
     Job.objects.filter(pk=job.pk).update(misfire_policy=policy, overlap_policy="allow")
-    scheduler.tick(at(0, 1))  # runs the 09:00 slot, then the scheduler is "killed"
-    scheduler.tick(at(62))  # restarted at 10:02: 09:05 … 10:00 were missed
+    loop.tick(at(0, 1))  # runs the 09:00 slot, then the scheduler is "killed"
+    loop.tick(at(62))  # restarted at 10:02: 09:05 … 10:00 were missed
 
 
 def test_coalesce_runs_once_for_the_missed_window_and_records_every_missed_slot(every5):
@@ -160,9 +160,9 @@ def test_catch_up_runs_the_latest_missed_slots_up_to_the_limit(every5, settings)
 def test_a_clock_jump_forward_is_a_bounded_missed_window(every5, settings):
     settings.PARSEQ_MISSED_ROWS_LIMIT = 5
     Job.objects.filter(pk=every5.pk).update(misfire_policy="skip")
-    scheduler.tick(at(0, 1))
+    loop.tick(at(0, 1))
     jumped = at(3 * 24 * 60, 30)  # the clock leaps three days
-    scheduler.tick(jumped)
+    loop.tick(jumped)
     skipped = list(every5.executions.filter(status=Status.SKIPPED).order_by("scheduled_for"))
     assert [e.scheduled_for for e in skipped] == [at(3 * 24 * 60 - m) for m in (20, 15, 10, 5, 0)]
     assert "earlier missed slots" in skipped[0].error
@@ -171,9 +171,9 @@ def test_a_clock_jump_forward_is_a_bounded_missed_window(every5, settings):
 
 
 def test_a_clock_jump_backward_fires_nothing_twice(every5):
-    scheduler.tick(at(10, 1))
+    loop.tick(at(10, 1))
     before = rows(every5)
-    scheduler.tick(at(2))
+    loop.tick(at(2))
     assert rows(every5) == before
 
 
@@ -186,7 +186,7 @@ def running(every5):
 
 
 def test_overlap_skip_records_a_skipped_run_with_the_reason(every5, running):
-    scheduler.tick(at(0, 1))
+    loop.tick(at(0, 1))
     execution = every5.executions.get(scheduled_for=at(0))
     assert execution.status == Status.SKIPPED
     assert execution.error == f"overlap: run #{running.pk} has not finished (overlap policy skip)"
@@ -195,13 +195,13 @@ def test_overlap_skip_records_a_skipped_run_with_the_reason(every5, running):
 @pytest.mark.parametrize("policy", ["queue", "allow"])
 def test_overlap_queue_and_allow_record_a_queued_run(every5, running, policy):
     Job.objects.filter(pk=every5.pk).update(overlap_policy=policy)
-    scheduler.tick(at(0, 1))
+    loop.tick(at(0, 1))
     assert every5.executions.get(scheduled_for=at(0)).status == Status.QUEUED
 
 
 def test_overlap_skip_runs_again_once_the_previous_run_finished(every5, running):
     Execution.objects.filter(pk=running.pk).update(status=Status.SUCCEEDED)
-    scheduler.tick(at(0, 1))
+    loop.tick(at(0, 1))
     assert every5.executions.get(scheduled_for=at(0)).status == Status.QUEUED
 
 
@@ -211,7 +211,7 @@ def test_overlap_skip_runs_again_once_the_previous_run_finished(every5, running)
 def test_a_slot_whose_params_fail_the_schema_is_a_failed_row(make_job, every5):
     schema = {"type": "object", "required": ["city"]}
     strict = planned(make_job(slug="strict", cron="* * * * *", params_schema=schema), at(0))
-    scheduler.tick(at(0, 1))
+    loop.tick(at(0, 1))
     failed = strict.executions.get()
     assert failed.status == Status.FAILED
     assert failed.error.startswith("could not start:")
@@ -222,7 +222,7 @@ def test_a_slot_whose_params_fail_the_schema_is_a_failed_row(make_job, every5):
 def test_an_unusable_stored_cron_stops_that_job_only(make_job, every5):
     broken = planned(make_job(slug="broken", cron="* * * * *"), at(0))
     Job.objects.filter(pk=broken.pk).update(cron="99 * * * *")
-    scheduler.tick(at(0, 1))
+    loop.tick(at(0, 1))
     broken.refresh_from_db()
     assert broken.next_run_at is None
     assert rows(every5) == [(at(0), Status.QUEUED)]
@@ -230,8 +230,8 @@ def test_an_unusable_stored_cron_stops_that_job_only(make_job, every5):
 
 def test_the_tick_runs_every_step_with_its_clock(every5, monkeypatch):
     seen = []
-    monkeypatch.setattr(scheduler, "STEPS", [*scheduler.STEPS, seen.append])
-    result = scheduler.tick(at(0, 1))
+    monkeypatch.setattr(loop, "STEPS", [*loop.STEPS, seen.append])
+    result = loop.tick(at(0, 1))
     assert seen == [at(0, 1)]
     assert {"fire_due", "resend_stale", "reap_lost"} <= set(result)
 
@@ -241,13 +241,13 @@ def test_the_idle_query_returns_the_earliest_enabled_next_run(make_job, every5):
     off = planned(make_job(slug="off", cron="* * * * *"), at(-60))
     Job.objects.filter(pk=off.pk).update(enabled=False)
     assert later.next_run_at > at(0)
-    assert scheduler.next_due() == at(0)
+    assert loop.next_due() == at(0)
 
 
 def test_a_failing_step_does_not_stop_the_reaper(make_job, monkeypatch):
     from django.utils import timezone
 
-    from scripts_app.services import state
+    from scripts_app.runs import state
 
     run = Execution.objects.create(job=make_job(slug="lost"), trigger=Trigger.API)
     state.claim(run.pk, "dead-worker:1")
@@ -257,8 +257,8 @@ def test_a_failing_step_does_not_stop_the_reaper(make_job, monkeypatch):
         raise OSError("a script in storage cannot be read")
 
     broken.__name__ = "fire_due"
-    monkeypatch.setattr(scheduler, "STEPS", [broken, *scheduler.STEPS[1:]])
-    result = scheduler.tick()
+    monkeypatch.setattr(loop, "STEPS", [broken, *loop.STEPS[1:]])
+    result = loop.tick()
     assert isinstance(result["fire_due"], OSError)
     assert result["reap_lost"] == [run.pk]
     run.refresh_from_db()

@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from scripts_app.models import ScriptVersion
-from scripts_app.services import script_cache
+from scripts_app.worker import script_cache
 
 
 def count_opens(monkeypatch) -> list[str]:

@@ -6,7 +6,8 @@ import os
 import pytest
 
 from scripts_app.models import Status
-from scripts_app.services import dispatch, execution
+from scripts_app.runs import dispatch
+from scripts_app.worker import execution
 
 DUMP_ENV = "import os\ndef main(data):\n    return dict(os.environ)\n"
 

@@ -8,8 +8,10 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.storage import default_storage
 
+from scripts_app.jobs import secrets
 from scripts_app.models import Execution, JobSecret, LogChunk, Status, Trigger
-from scripts_app.services import dispatch, execution, secrets
+from scripts_app.runs import dispatch
+from scripts_app.worker import execution
 
 TOKEN = "tok-8f2e9c1d-very-secret"
 

@@ -3,7 +3,7 @@
 import pytest
 
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import state
+from scripts_app.runs import state
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import db as django_db
 from django.db import connection
 
-from scripts_app.worker_middleware import DbConnections
+from scripts_app.worker.middleware import DbConnections
 
 
 def counting_checks(monkeypatch) -> list[int]:

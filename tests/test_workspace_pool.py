@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from scripts_app.runner.workspace import WorkspacePool
+from scripts_app.worker.runner.workspace import WorkspacePool
 
 
 def used(pool: WorkspacePool, base, leave=None, left_nothing: bool = True):

@@ -13,8 +13,9 @@ from django.utils.html import format_html, format_html_join
 
 from scripts_app.admin import dashboard, display
 from scripts_app.errors import InvalidParams, JobNotRunnable, NotCancellable
+from scripts_app.files import downloads
 from scripts_app.models import ACTIVE_STATUSES, Execution, Status
-from scripts_app.services import control, downloads, logs
+from scripts_app.runs import control, logs
 
 LOG_PAGE_BYTES = 256 * 1024
 

@@ -16,8 +16,9 @@ from django.utils.html import format_html, format_html_join
 from scripts_app.admin import display
 from scripts_app.admin.forms import JobAdminForm, RunParamsForm
 from scripts_app.errors import InvalidParams, JobNotRunnable
+from scripts_app.jobs import versions
 from scripts_app.models import Execution, Job, Status, Trigger
-from scripts_app.services import dispatch, scripts
+from scripts_app.runs import dispatch
 
 RECENT_RUNS = 20
 FINISHED = [Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT]
@@ -168,7 +169,7 @@ class JobAdmin(admin.ModelAdmin):
     def schedule(self, job):
         if not job.has_schedule:
             return "—"
-        from scripts_app.services import schedule
+        from scripts_app import schedule
 
         return schedule.describe(job)
 
@@ -282,7 +283,7 @@ class JobAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if "script" in form.changed_data or "script_path" in form.changed_data:
-            scripts.current_version(obj)
+            versions.current_version(obj)
         self._save_secrets(request, obj, form)
 
     def _save_secrets(self, request, job, form) -> None:
@@ -290,7 +291,7 @@ class JobAdmin(admin.ModelAdmin):
         removed = form.cleaned_data.get("remove_secrets") or []
         if not name and not removed:
             return
-        from scripts_app.services import secrets
+        from scripts_app.jobs import secrets
 
         for old in removed:
             secrets.delete_secret(job, old)
@@ -305,7 +306,7 @@ class JobAdmin(admin.ModelAdmin):
     def _secret_names(job) -> list[str]:
         if job is None or not job.pk:
             return []
-        from scripts_app.services import secrets
+        from scripts_app.jobs import secrets
 
         return list(secrets.secret_names(job))
 
@@ -320,7 +321,7 @@ class JobAdmin(admin.ModelAdmin):
     def schedule_summary(self, job):
         if not job.has_schedule:
             return "No schedule: runs start only by hand, HTTP, the API or the CLI."
-        from scripts_app.services import schedule
+        from scripts_app import schedule
 
         words = schedule.describe(job)
         if not job.enabled:
@@ -331,7 +332,7 @@ class JobAdmin(admin.ModelAdmin):
     def next_fire_times(self, job):
         if not job.has_schedule:
             return "—"
-        from scripts_app.services import schedule
+        from scripts_app import schedule
 
         times = schedule.upcoming(job, count=UPCOMING)
         if not times:

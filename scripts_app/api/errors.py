@@ -8,8 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from scripts_app.errors import InvalidParams, JobNotRunnable, NotCancellable
-from scripts_app.services.files import ExtensionNotAllowed, FileMissing, FileTooLarge, InvalidKey
-from scripts_app.services.removal import JobBusy
+from scripts_app.files.storage_api import ExtensionNotAllowed, FileMissing, FileTooLarge, InvalidKey
+from scripts_app.jobs.removal import JobBusy
 
 STATUS_FOR = {
     JobNotRunnable: status.HTTP_409_CONFLICT,

@@ -11,8 +11,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from scripts_app import validators
+from scripts_app.jobs import versions
 from scripts_app.models import Artifact, Execution, Job, ScriptVersion
-from scripts_app.services import scripts
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})
@@ -163,7 +163,7 @@ class JobSerializer(serializers.ModelSerializer):
         one: re-uploading an earlier script makes that version current again)."""
         pinned = self.context.get("pinned_versions")
         if pinned is None:
-            pinned = scripts.pinned_versions([job])
+            pinned = versions.pinned_versions([job])
         version_id, _ = pinned.get(job.pk, (None, None))
         version = next((v for v in job.versions.all() if v.pk == version_id), None)
         return ScriptVersionSerializer(version).data if version else None

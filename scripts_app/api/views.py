@@ -38,8 +38,10 @@ from scripts_app.api.serializers import (
     RunSummarySerializer,
     StoredFileSerializer,
 )
+from scripts_app.files import downloads, storage_api
+from scripts_app.jobs import removal, versions
 from scripts_app.models import Execution, Job, Status, Trigger
-from scripts_app.services import control, downloads, files, logs, removal, scripts
+from scripts_app.runs import control, logs
 from scripts_app.views import start_run
 
 LOG_PAGE_BYTES = 1024 * 1024
@@ -154,7 +156,7 @@ class JobViewSet(viewsets.ModelViewSet):
         if kwargs.get("many") and args:  # a list page: find current versions in one go
             jobs = list(args[0])
             context = kwargs.setdefault("context", self.get_serializer_context())
-            context["pinned_versions"] = scripts.pinned_versions(jobs)
+            context["pinned_versions"] = versions.pinned_versions(jobs)
             args = (jobs, *args[1:])
         return super().get_serializer(*args, **kwargs)
 
@@ -164,12 +166,12 @@ class JobViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         with transaction.atomic():
             job = serializer.save()
-            scripts.current_version(job)
+            versions.current_version(job)
 
     def perform_update(self, serializer):
         with transaction.atomic():
             job = serializer.save()
-            scripts.current_version(job)
+            versions.current_version(job)
 
     def perform_destroy(self, instance):
         removal.delete_job(instance)
@@ -449,13 +451,15 @@ class FileViewSet(viewsets.ViewSet):
         examples=[ex.FILE_STORED, ex.BAD_KEY, ex.TOO_LARGE, *ex.AUTH_ERRORS],
     )
     def create(self, request):
-        files.validate_prefix(request.query_params.get("prefix"))
+        storage_api.validate_prefix(request.query_params.get("prefix"))
         declared = request.META.get("CONTENT_LENGTH")
         if declared and declared.isdigit():
-            files.check_size(max(int(declared) - 64 * 1024, 0))  # minus multipart overhead
+            storage_api.check_size(max(int(declared) - 64 * 1024, 0))  # minus multipart overhead
         serializer = FileUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        stored = files.upload(serializer.validated_data["file"], request.query_params.get("prefix"))
+        stored = storage_api.upload(
+            serializer.validated_data["file"], request.query_params.get("prefix")
+        )
         return Response({"key": stored.key, "size": stored.size}, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -471,7 +475,7 @@ class FileViewSet(viewsets.ViewSet):
         examples=[ex.BAD_KEY, *ex.AUTH_ERRORS],
     )
     def retrieve(self, request, key=None):
-        found = files.info(key)
+        found = storage_api.info(key)
         return downloads.serve(
             request,
             found.storage_name,
@@ -488,7 +492,7 @@ class FileViewSet(viewsets.ViewSet):
         examples=[ex.FILE_INFO, ex.BAD_KEY, *ex.AUTH_ERRORS],
     )
     def info(self, request, key=None):
-        return Response(files.info(key).as_dict())
+        return Response(storage_api.info(key).as_dict())
 
     @extend_schema(
         summary="Delete a file",
@@ -498,7 +502,7 @@ class FileViewSet(viewsets.ViewSet):
         examples=[ex.BAD_KEY, *ex.AUTH_ERRORS],
     )
     def destroy(self, request, key=None):
-        files.delete(key)
+        storage_api.delete(key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def get_renderers(self):

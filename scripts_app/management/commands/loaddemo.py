@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from scripts_app.services.demo import load_demo_jobs
+from scripts_app.jobs.demo import load_demo_jobs
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from scripts_app.services import retention
+from scripts_app.scheduling import retention
 
 
 class Command(BaseCommand):

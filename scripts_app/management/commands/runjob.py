@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from scripts_app.errors import InvalidParams, JobNotRunnable
 from scripts_app.models import Execution, Job, Status, Trigger
-from scripts_app.services import dispatch, execution
+from scripts_app.runs import dispatch
+from scripts_app.worker import execution
 
 
 class Command(BaseCommand):

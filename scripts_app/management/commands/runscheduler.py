@@ -12,7 +12,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from scripts_app.services import scheduler
+from scripts_app.scheduling import loop
 
 logger = logging.getLogger("scripts_app.scheduler")
 
@@ -39,7 +39,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, once: bool, poll: float, housekeeping: float, **options):
         if once:
-            results = scheduler.tick()
+            results = loop.tick()
             fired = results["fire_due"]
             self.stdout.write(
                 f"fired {fired.jobs} job(s): {fired.runs} run(s), {fired.skipped} skipped"
@@ -56,5 +56,5 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         logger.info("scheduler started (poll %.1f s)", poll)
-        scheduler.run(stop, poll=poll, housekeeping=housekeeping)
+        loop.run(stop, poll=poll, housekeeping=housekeeping)
         logger.info("scheduler stopped")

@@ -5,7 +5,7 @@ of this can delay or change it."""
 from __future__ import annotations
 
 from scripts_app.models import Execution
-from scripts_app.services import concurrency, notify, retries
+from scripts_app.runs import concurrency, notify, retries
 
 
 def after_final(execution: Execution) -> None:

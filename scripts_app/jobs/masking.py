@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts_app.models import LogChunk
-from scripts_app.services.logs import ChunkPublisher
+from scripts_app.runs.logs import ChunkPublisher
 
 MASK = "***"
 MASK_BYTES = MASK.encode()

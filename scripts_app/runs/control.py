@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from scripts_app.errors import NotCancellable
 from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import dispatch, state
+from scripts_app.runs import dispatch, state
 
 
 def cancel(execution: Execution) -> Execution:

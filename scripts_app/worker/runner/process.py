@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from scripts_app.runner import zygote
+from scripts_app.worker.runner import zygote
 
 logger = logging.getLogger(__name__)
 CHUNK = 64 * 1024

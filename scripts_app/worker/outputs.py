@@ -8,8 +8,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from scripts_app.models import Artifact, Execution, LogChunk
-from scripts_app.runner.workspace import Workspace
-from scripts_app.services.logs import log_storage_name
+from scripts_app.runs.logs import log_storage_name
+from scripts_app.worker.runner.workspace import Workspace
 
 
 def artifact_storage_name(execution_id: int, name: str) -> str:

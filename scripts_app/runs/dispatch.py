@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from scripts_app import validators
 from scripts_app.errors import InvalidParams
+from scripts_app.files import storage_api
+from scripts_app.jobs import versions
 from scripts_app.models import Execution, Job, Status, Trigger
-from scripts_app.services import files, scripts
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def resolve_params(job: Job, params: Any) -> dict:
         raise InvalidParams([{"path": "$", "message": "params must be a JSON object"}])
     merged = {**(job.default_params or {}), **params}
     errors = validators.params_errors(merged, job.params_schema)
-    errors += files.input_key_errors(merged)  # params["input_files"]: stored file keys
+    errors += storage_api.input_key_errors(merged)  # params["input_files"]: stored file keys
     if errors:
         raise InvalidParams(errors)
     return merged
@@ -55,7 +56,7 @@ def trigger(
     PARSEQ_RESEND_SENT_AFTER_SECONDS.
     """
     resolved = resolve_params(job, params)
-    version_id, sha256 = scripts.pinned_version(job)
+    version_id, sha256 = versions.pinned_version(job)
     execution = Execution(
         job=job,
         trigger=trigger,
@@ -121,7 +122,7 @@ def send(execution_id: int, queue: str = "default") -> None:
 
 def publish(execution_id: int, queue: str = "default") -> None:
     """Publish the pointer message of a run stamped sent; a failed publish clears the stamp."""
-    from scripts_app.tasks import enqueue_run
+    from scripts_app.worker.actor import enqueue_run
 
     try:
         enqueue_run(execution_id, queue)

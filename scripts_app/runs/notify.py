@@ -20,9 +20,9 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from scripts_app.jobs import secrets
+from scripts_app.jobs.masking import Masker
 from scripts_app.models import Execution, Job, NotifyOn, Status
-from scripts_app.services import secrets
-from scripts_app.services.masking import Masker
 
 logger = logging.getLogger(__name__)
 

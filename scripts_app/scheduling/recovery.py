@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scripts_app.models import Execution, Status
-from scripts_app.services import concurrency, followups, state
+from scripts_app.runs import concurrency, followups, state
 
 logger = logging.getLogger(__name__)
 WORKER_LOST = "worker lost: no heartbeat for {seconds} s"
@@ -32,7 +32,7 @@ def resend_stale_queued(older_than: timedelta | None = None) -> int:
     confirmed waits ``PARSEQ_RESEND_SENT_AFTER_SECONDS`` (it is most likely still
     queued there, behind others).
     """
-    from scripts_app.services.dispatch import send
+    from scripts_app.runs.dispatch import send
 
     now = timezone.now()
     if older_than is None:

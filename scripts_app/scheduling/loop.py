@@ -23,7 +23,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from scripts_app import schedule
 from scripts_app.errors import InvalidParams, JobNotRunnable
+from scripts_app.jobs import versions
 from scripts_app.models import (
     ACTIVE_STATUSES,
     Execution,
@@ -32,7 +34,8 @@ from scripts_app.models import (
     Status,
     Trigger,
 )
-from scripts_app.services import dispatch, notify, recovery, retention, schedule, scripts
+from scripts_app.runs import dispatch, notify
+from scripts_app.scheduling import recovery, retention
 
 logger = logging.getLogger("scripts_app.scheduler")
 
@@ -217,7 +220,7 @@ def start_runs(runs: list[tuple[Job, datetime]]) -> list[Execution]:
         except InvalidParams:
             slow.append((job, slot))
     # One or two queries for the whole batch; an unchanged upload is not re-read.
-    pinned = scripts.pinned_versions({job.pk: job for job, _, _ in ready}.values())
+    pinned = versions.pinned_versions({job.pk: job for job, _, _ in ready}.values())
     rows = []
     for job, slot, params in ready:
         if job.pk not in pinned:
@@ -270,7 +273,7 @@ def send_all(pointers: list[tuple[int, str]]) -> None:
     ``recovery.resend_stale_queued`` sends them later."""
     from dramatiq.errors import BrokerError
 
-    from scripts_app.tasks import enqueue_run
+    from scripts_app.worker.actor import enqueue_run
 
     dispatch.mark_sent([execution_id for execution_id, _ in pointers])
     for done, (execution_id, queue) in enumerate(pointers):

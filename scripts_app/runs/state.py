@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scripts_app.models import FINAL_STATUSES, Execution, Status
-from scripts_app.services import prepared
+from scripts_app.runs import prepared
 
 ALLOWED = {
     Status.QUEUED: {Status.RUNNING, Status.CANCELLED},

@@ -26,7 +26,7 @@ from django.utils import timezone
 from dramatiq.errors import DramatiqError
 
 from scripts_app.models import Execution, Job, OverlapPolicy, Status
-from scripts_app.services import state
+from scripts_app.runs import state
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def send_next(job: Job) -> int:
     """Send the runs that a slot freed by ``job``'s run lets start. Safe to repeat."""
     if not is_capped(job):
         return 0
-    from scripts_app.services.dispatch import send
+    from scripts_app.runs.dispatch import send
 
     # With only a per-job cap, only this job's waiting runs can have been held back.
     candidates = startable(job_id=None if settings.PARSEQ_MAX_RUNNING else job.pk)

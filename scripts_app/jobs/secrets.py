@@ -18,8 +18,8 @@ from django.db import transaction
 
 from scripts_app import validators
 from scripts_app.errors import ParseqError
+from scripts_app.jobs.masking import Masker
 from scripts_app.models import Job, JobSecret
-from scripts_app.services.masking import Masker
 
 
 class SecretUnreadable(ParseqError):

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from django.conf import settings
 
+from scripts_app.files import storage_api
 from scripts_app.models import Job
-from scripts_app.runner.process import ProcessOutcome
-from scripts_app.runner.workspace import Workspace
-from scripts_app.services import files
+from scripts_app.worker.runner.process import ProcessOutcome
+from scripts_app.worker.runner.workspace import Workspace
 
 MB = 1024 * 1024
 
@@ -92,7 +92,7 @@ def log_exceeded(ws: Workspace, limits: Limits) -> bool:
 
 def output_folders(ws: Workspace) -> tuple[Path, Path]:
     """What counts towards the output limit: artifacts and result files alike."""
-    return ws.outputs, files.result_dir(ws.root)
+    return ws.outputs, storage_api.result_dir(ws.root)
 
 
 def run_output_size(ws: Workspace, stop_above: int | None = None) -> int:

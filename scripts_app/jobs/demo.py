@@ -84,7 +84,7 @@ def load_demo_jobs(parsers_dir: Path | None = None) -> DemoLoad:
     ones skipped because this server cannot provide their secrets (e.g. the backup job
     on a database engine it cannot dump).
     """
-    from scripts_app.services.secrets import set_secret
+    from scripts_app.jobs.secrets import set_secret
 
     result = DemoLoad([], [], {})
     for spec in demo_specs(parsers_dir):

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from scripts_app.models import Execution
-from scripts_app.runner.workspace import Workspace
-from scripts_app.services import storage
+from scripts_app.worker import outputs
+from scripts_app.worker.runner.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def store_spooled() -> list[int]:
             shutil.rmtree(folder, ignore_errors=True)
             continue
         try:
-            fields = storage.store_outputs(execution, Workspace(folder))
+            fields = outputs.store_outputs(execution, Workspace(folder))
         except STORAGE_ERRORS as exc:
             logger.warning("spooled outputs of execution %s still not stored: %s", folder.name, exc)
             break  # storage is still down; try them all again next round

@@ -24,30 +24,21 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from scripts_app.errors import ParseqError
+from scripts_app.files import storage_api
+from scripts_app.jobs import masking, secrets
 from scripts_app.models import Execution, Job, JobSecret, Status
-from scripts_app.runner.process import ProcessOutcome, ProcessSpec, run_process
-from scripts_app.runner.workspace import Workspace, WorkspacePool, clean_env
-from scripts_app.services import (
-    concurrency,
-    dispatch,
-    files,
-    followups,
-    limits,
-    masking,
-    script_cache,
-    secrets,
-    spool,
-    state,
-    storage,
-)
-from scripts_app.services.logs import ChunkPublisher
-from scripts_app.services.prepared import PreparedQuery
-from scripts_app.services.resilience import (
+from scripts_app.runs import concurrency, dispatch, followups, state
+from scripts_app.runs.logs import ChunkPublisher
+from scripts_app.runs.prepared import PreparedQuery
+from scripts_app.worker import limits, outputs, script_cache, spool
+from scripts_app.worker.resilience import (
     Heartbeat,
     heartbeat_while,
     reset_connection,
     retry_db,
 )
+from scripts_app.worker.runner.process import ProcessOutcome, ProcessSpec, run_process
+from scripts_app.worker.runner.workspace import Workspace, WorkspacePool, clean_env
 
 logger = logging.getLogger(__name__)
 
@@ -291,10 +282,10 @@ def _prepare(ws: Workspace, execution: Execution) -> str | None:
         return f"could not read the script: {reason}"
     ws.params_file.write_text(json.dumps(execution.params), encoding="utf-8")
     try:  # params["input_files"]: the worker fetches them; scripts get no storage credentials
-        files.fetch_inputs(execution.params, ws.inputs)
+        storage_api.fetch_inputs(execution.params, ws.inputs)
     except (ParseqError, *spool.STORAGE_ERRORS) as exc:
         return f"input files: {exc}"[:300]
-    files.result_dir(ws.root).mkdir(exist_ok=True)
+    storage_api.result_dir(ws.root).mkdir(exist_ok=True)
     return None
 
 
@@ -306,7 +297,7 @@ def _spec(ws: Workspace, run: Run) -> ProcessSpec:
         **run.limits.process_env(),
         "PARSEQ_RUN_ID": str(run.execution.pk),
         "PARSEQ_JOB": job.slug,
-        "PARSEQ_RESULT_FILES_DIR": str(files.result_dir(ws.root)),
+        "PARSEQ_RESULT_FILES_DIR": str(storage_api.result_dir(ws.root)),
     }
     return ProcessSpec(
         script=ws.script,
@@ -404,7 +395,7 @@ def _store(ws: Workspace, run: Run, verdict: Verdict) -> dict:
     _store_result_files(ws, execution_id, verdict)
     try:
         return retry_db(
-            storage.store_outputs,
+            outputs.store_outputs,
             run.execution,
             ws,
             drop_chunks=run.published,
@@ -420,7 +411,7 @@ def _store(ws: Workspace, run: Run, verdict: Verdict) -> dict:
 def _store_result_files(ws: Workspace, execution_id: int, verdict: Verdict) -> None:
     """Files left in results/ become keys runs/<id>/<name> of the file storage API."""
     try:
-        files.store_results(execution_id, ws.root)
+        storage_api.store_results(execution_id, ws.root)
     except Exception as exc:  # any storage backend error: the run cannot hand its keys back
         logger.exception("execution %s: storing result files failed", execution_id)
         message = f"could not store result files: {exc}"

@@ -85,7 +85,7 @@ def schedule_retry(execution: Execution) -> Execution | None:
 def send_when_due(retry: Execution) -> None:
     """Send the retry as a delayed message. If that fails, the local relay (embedded
     mode) or the scheduler's re-send of queued runs sends it once it is due."""
-    from scripts_app.tasks import enqueue_run
+    from scripts_app.worker.actor import enqueue_run
 
     delay_ms = max(int((retry.not_before - timezone.now()).total_seconds() * 1000), 0)
     try:

@@ -148,7 +148,7 @@ def new_key(prefix: str, ext: str) -> str:
 
 
 def guess_content_type(name: str) -> str:
-    from scripts_app.services.storage import guess_content_type as guess
+    from scripts_app.worker.outputs import guess_content_type as guess
 
     return guess(name)
 

@@ -87,8 +87,8 @@ class LocalRelay(Middleware):
                 close_old_connections()
 
     def pump(self) -> int:
-        from scripts_app.services.recovery import runnable_queued_ids
-        from scripts_app.tasks import enqueue_run
+        from scripts_app.scheduling.recovery import runnable_queued_ids
+        from scripts_app.worker.actor import enqueue_run
 
         sent = 0
         for execution_id, queue in runnable_queued_ids():
@@ -123,7 +123,7 @@ class ShutdownGrace(Middleware):
     def before_worker_shutdown(self, broker, worker):
         from django.conf import settings
 
-        from scripts_app.services.execution import SHUTDOWN
+        from scripts_app.worker.execution import SHUTDOWN
 
         logger.info(
             "worker stopping: running scripts get %s s to finish", settings.PARSEQ_SHUTDOWN_GRACE
@@ -131,12 +131,12 @@ class ShutdownGrace(Middleware):
         SHUTDOWN.begin(settings.PARSEQ_SHUTDOWN_GRACE)
 
     def after_worker_boot(self, broker, worker):
-        from scripts_app.services.execution import SHUTDOWN
+        from scripts_app.worker.execution import SHUTDOWN
 
         SHUTDOWN.reset()
 
     def after_worker_shutdown(self, broker, worker):
-        from scripts_app.services.execution import SHUTDOWN
+        from scripts_app.worker.execution import SHUTDOWN
 
         SHUTDOWN.reset()  # the worker has stopped: nothing is left to wind down
 
@@ -157,7 +157,7 @@ class SpoolUploader(Middleware):
         from django.conf import settings
         from django.db import close_old_connections
 
-        from scripts_app.services.spool import store_spooled_safely
+        from scripts_app.worker.spool import store_spooled_safely
 
         while True:
             store_spooled_safely()
@@ -179,8 +179,8 @@ class ForkServer(Middleware):
             return
         from pathlib import Path
 
-        from scripts_app.runner import zygote
-        from scripts_app.runner.workspace import Workspace, clean_env
+        from scripts_app.worker.runner import zygote
+        from scripts_app.worker.runner.workspace import Workspace, clean_env
 
         try:
             zygote.enable(warm_env=clean_env(Workspace(Path("/nonexistent")), {}))
@@ -189,8 +189,8 @@ class ForkServer(Middleware):
             zygote.disable()
 
     def after_worker_shutdown(self, broker, worker):
-        from scripts_app.runner import zygote
-        from scripts_app.services.execution import WORKSPACES
+        from scripts_app.worker.execution import WORKSPACES
+        from scripts_app.worker.runner import zygote
 
         zygote.disable()
         WORKSPACES.clear()  # atexit does not run in Dramatiq's worker processes

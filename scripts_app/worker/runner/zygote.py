@@ -56,7 +56,7 @@ CHILD_LIFELINE_FD = 3
 STARTUP_VARS = ("PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")
 
 
-# --- server side (python -m scripts_app.runner.zygote SOCKET) ----------------------
+# --- server side (python -m scripts_app.worker.runner.zygote SOCKET) ----------------------
 #
 # A forked child pays for every page of the server's memory it writes to (copy on
 # write; CPython writes to every object it touches, if only its reference count), so
@@ -367,7 +367,7 @@ class Zygote:
             folder = tempfile.mkdtemp(prefix="parseq-zygote-")
             self.path = os.path.join(folder, "sock")
             self.process = subprocess.Popen(
-                [sys.executable, "-u", "-m", "scripts_app.runner.zygote", self.path],
+                [sys.executable, "-u", "-m", "scripts_app.worker.runner.zygote", self.path],
                 env=self.base_env,
                 cwd=folder,
                 stdin=subprocess.PIPE,  # its lifeline: EOF when this process dies
