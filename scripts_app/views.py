@@ -16,8 +16,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from scripts_app.api.errors import ParseqErrors
 from scripts_app.api.permissions import CanRunJob
-from scripts_app.errors import InvalidParams
+from scripts_app.errors import ParseqError
 from scripts_app.models import Job, Trigger
 from scripts_app.runs import dispatch, waiting
 
@@ -73,7 +74,7 @@ def started_response(request, execution) -> Response:
     )
 
 
-class JobTriggerView(APIView):
+class JobTriggerView(ParseqErrors, APIView):
     throttle_scope = "trigger"
 
     def get_permissions(self):
@@ -109,7 +110,7 @@ class JobTriggerView(APIView):
             execution = dispatch.trigger(
                 job, params=params, trigger=Trigger.HTTP, user=request.user
             )
-        except (json.JSONDecodeError, InvalidParams) as exc:
+        except (json.JSONDecodeError, ParseqError) as exc:  # bad JSON, bad params, no script
             messages.error(request._request, f"Not started: {exc}")
         else:
             messages.success(request._request, f"Started run #{execution.pk}.")

@@ -9,8 +9,9 @@ from django.core.files.storage import FileSystemStorage
 from django.test import RequestFactory
 from moto import mock_aws
 
+from scripts_app.errors import RangeNotSatisfiable
 from scripts_app.files import downloads
-from scripts_app.files.downloads import ByteRange, RangeNotSatisfiable, parse_range
+from scripts_app.files.downloads import ByteRange, parse_range
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
 

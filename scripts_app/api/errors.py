@@ -1,4 +1,9 @@
-"""Turn Parseq and Django errors into clear 4xx answers (never a 500)."""
+"""Turn Parseq and Django errors into clear 4xx answers (never a 500).
+
+What each Parseq error answers is defined once, on the error (``scripts_app.errors``);
+this handler renders it for the REST API and for ``/scripts/<slug>/`` alike. Views set
+it themselves (``ParseqErrors``), so a host project needs no ``EXCEPTION_HANDLER``.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +12,23 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from scripts_app.errors import InvalidParams, JobNotRunnable, NotCancellable
-from scripts_app.files.storage_api import ExtensionNotAllowed, FileMissing, FileTooLarge, InvalidKey
-from scripts_app.jobs.removal import JobBusy
-
-STATUS_FOR = {
-    JobNotRunnable: status.HTTP_409_CONFLICT,
-    NotCancellable: status.HTTP_409_CONFLICT,
-    JobBusy: status.HTTP_409_CONFLICT,
-    InvalidKey: status.HTTP_400_BAD_REQUEST,
-    ExtensionNotAllowed: status.HTTP_400_BAD_REQUEST,
-    FileTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    FileMissing: status.HTTP_404_NOT_FOUND,
-}
+from scripts_app.errors import ParseqError
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, InvalidParams):
-        return Response(
-            {"detail": "The params are invalid.", "errors": exc.errors},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
-    for kind, code in STATUS_FOR.items():
-        if isinstance(exc, kind):
-            return Response({"detail": str(exc)}, status=code)
+    if isinstance(exc, ParseqError):
+        return Response(exc.http_body(), status=exc.http_status, headers=exc.http_headers())
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+class ParseqErrors:
+    """A DRF view mixin: errors answered by ``exception_handler`` whatever the settings say."""
+
+    def get_exception_handler(self):
+        return exception_handler
 
 
 def not_found(request, exception=None):

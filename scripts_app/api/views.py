@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from scripts_app.api import examples as ex
+from scripts_app.api.errors import ParseqErrors
 from scripts_app.api.permissions import CanRunJob, CanUseFiles, ModelPermissions
 from scripts_app.api.serializers import (
     ArtifactSerializer,
@@ -147,7 +148,7 @@ BINARY_RESPONSE = {
         examples=[ex.JOB_BUSY, *ex.AUTH_ERRORS],
     ),
 )
-class JobViewSet(viewsets.ModelViewSet):
+class JobViewSet(ParseqErrors, viewsets.ModelViewSet):
     serializer_class = JobSerializer
     queryset = Job.objects.prefetch_related("versions")
     lookup_field = "slug"
@@ -279,7 +280,7 @@ EXECUTION_FILTERS = [
         examples=[ex.EXECUTION, *ex.AUTH_ERRORS],
     ),
 )
-class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
+class ExecutionViewSet(ParseqErrors, viewsets.ReadOnlyModelViewSet):
     serializer_class = ExecutionSerializer
     queryset = Execution.objects.select_related("job", "triggered_by").prefetch_related("artifacts")
     permission_classes = [ModelPermissions]
@@ -430,7 +431,7 @@ KEY_PARAMETER = OpenApiParameter(
 )
 
 
-class FileViewSet(viewsets.ViewSet):
+class FileViewSet(ParseqErrors, viewsets.ViewSet):
     """Files addressed by key: upload, download, info, delete (``run_job`` permission)."""
 
     permission_classes = [CanUseFiles]

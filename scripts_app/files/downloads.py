@@ -18,6 +18,8 @@ from django.core.files.storage import FileSystemStorage, Storage, default_storag
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
+from scripts_app.errors import RangeNotSatisfiable
+
 CHUNK_SIZE = 256 * 1024
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -30,10 +32,6 @@ class ByteRange:
     @property
     def length(self) -> int:
         return self.end - self.start + 1
-
-
-class RangeNotSatisfiable(Exception):
-    pass
 
 
 def parse_range(header: str | None, size: int) -> ByteRange | None:
@@ -53,14 +51,14 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if first == "":  # suffix: the last N bytes
         length = int(last)
         if length == 0 or size == 0:
-            raise RangeNotSatisfiable
+            raise RangeNotSatisfiable(size)
         return ByteRange(max(size - length, 0), size - 1)
     start = int(first)
     end = size - 1 if last == "" else min(int(last), size - 1)
     if last != "" and int(last) < start:
         return None  # invalid syntax: ignore the header
     if start >= size:
-        raise RangeNotSatisfiable
+        raise RangeNotSatisfiable(size)
     return ByteRange(start, end)
 
 
@@ -128,11 +126,8 @@ def serve(
         size = storage.size(name)
     try:
         wanted = parse_range(request.headers.get("Range"), size)
-    except RangeNotSatisfiable:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        response["Accept-Ranges"] = "bytes"
-        return response
+    except RangeNotSatisfiable as exc:  # an empty 416 saying how large the file is
+        return HttpResponse(status=exc.http_status, headers=exc.http_headers())
     start, length = (wanted.start, wanted.length) if wanted else (0, size)
     if isinstance(storage, FileSystemStorage):
         chunks = _local_chunks(storage.path(name), start, length)

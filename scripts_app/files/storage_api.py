@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
-from scripts_app.errors import ParseqError
+from scripts_app.errors import ExtensionNotAllowed, FileMissing, FileTooLarge, InvalidKey
 
 STORAGE_ROOT = "files"
 INPUT_FILES_PARAM = "input_files"
@@ -32,22 +32,6 @@ RESULT_KEY_PREFIX = "runs"
 RESULT_DIR_NAME = "results"  # next to inputs/ and outputs/ in a run's workspace
 MAX_KEY_LENGTH = 400
 DRIVE_RE = re.compile(r"^[A-Za-z]:")  # C:… is absolute on Windows
-
-
-class InvalidKey(ParseqError):
-    """A key or prefix that could escape the file area or is not printable (→ 400)."""
-
-
-class FileTooLarge(ParseqError):
-    """An upload over ``PARSEQ_FILE_MAX_BYTES`` (→ 413)."""
-
-
-class ExtensionNotAllowed(ParseqError):
-    """An upload whose extension is not in ``PARSEQ_FILE_EXTENSIONS`` (→ 400)."""
-
-
-class FileMissing(ParseqError):
-    """No stored file has that key (→ 404)."""
 
 
 @dataclass(frozen=True)

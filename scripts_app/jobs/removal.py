@@ -15,14 +15,10 @@ import logging
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from scripts_app.errors import ParseqError
+from scripts_app.errors import JobBusy
 from scripts_app.models import ACTIVE_STATUSES, Artifact, Execution, Job, ScriptVersion
 
 logger = logging.getLogger(__name__)
-
-
-class JobBusy(ParseqError):
-    """The job still has queued or running executions (→ 409)."""
 
 
 def stored_names(job: Job) -> list[str]:

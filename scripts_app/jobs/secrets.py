@@ -17,13 +17,9 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 
 from scripts_app import validators
-from scripts_app.errors import ParseqError
+from scripts_app.errors import SecretUnreadable
 from scripts_app.jobs.masking import Masker
 from scripts_app.models import Job, JobSecret
-
-
-class SecretUnreadable(ParseqError):
-    """A stored secret cannot be decrypted with the configured key."""
 
 
 def derived_key(secret_key: str) -> bytes:

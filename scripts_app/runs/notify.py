@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from scripts_app.errors import SecretUnreadable
 from scripts_app.jobs import secrets
 from scripts_app.jobs.masking import Masker
 from scripts_app.models import Execution, Job, NotifyOn, Status
@@ -83,7 +84,7 @@ def summarize(value: object) -> str:
 def _masker(job: Job) -> Masker:
     try:
         return secrets.masker_for(secrets.secret_env(job))
-    except secrets.SecretUnreadable:
+    except SecretUnreadable:
         return Masker([])  # the stored fields were masked when the run ended
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from scripts_app.errors import CronError
+
 ALIASES = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -31,10 +33,6 @@ ITEM_RE = re.compile(r"^(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:/(\d+))?$")
 # A cron expression that matches nothing in this many years never matches at all
 # (the calendar repeats every 28 years for day-of-month/day-of-week combinations).
 SEARCH_YEARS = 29
-
-
-class CronError(ValueError):
-    """A cron expression that cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from scripts_app.errors import ParseqError
+from scripts_app.errors import ParseqError, SecretUnreadable
 from scripts_app.files import storage_api
 from scripts_app.jobs import masking, secrets
 from scripts_app.models import Execution, Job, JobSecret, Status
@@ -206,7 +206,7 @@ def _load(execution_id: int, loaded: Execution | None, echo, heartbeat: Heartbea
     try:
         has_secrets = getattr(execution, "has_secrets", True)
         secret_vars, unreadable = secrets.secret_env(execution.job) if has_secrets else {}, ""
-    except secrets.SecretUnreadable as exc:
+    except SecretUnreadable as exc:
         secret_vars, unreadable = {}, str(exc)
     return Run(
         execution=execution,
