@@ -1,4 +1,10 @@
-"""Cron expressions: parsing (5 fields or an ``@alias``) and wall-clock matching."""
+"""Cron expressions: 5 fields or an ``@alias``, read as wall-clock times.
+
+croniter expands and validates the fields; Parseq keeps, on top, its own messages
+(which field, and why), its day rule (Vixie cron: when both day fields are
+restricted either may match; a day field starting with ``*`` means both must) and
+the search for the next wall-clock time, which the DST rule (``zones.py``) resolves.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+
+from croniter import CroniterError, croniter
 
 from scripts_app.errors import CronError
 
@@ -71,26 +79,38 @@ def _value(text: str, name: str, low: int, high: int, names: dict[str, int]) -> 
     return number
 
 
-def _parse_field(text: str, name: str, low: int, high: int, names: dict[str, int]) -> set[int]:
-    values: set[int] = set()
-    for item in text.lower().split(","):
+def check_field(text: str, name: str, low: int, high: int, names: dict[str, int]) -> None:
+    """Parseq's field-by-field messages, checked before croniter expands the field.
+
+    Only the syntax Parseq documents passes: ``*``, numbers and names, ``a-b`` ranges
+    that run forwards, ``/step`` of at least 1 (``5/15``: from 5 to the end). croniter's
+    own extensions (``L``, ``W``, ``#``, ``?``, ``H``, wrap-around ranges) do not.
+    """
+    for item in text.split(","):
         match = ITEM_RE.match(item)
         if not match:
             raise CronError(f"{name} field: “{item}” is not valid cron syntax")
         star, first, last, step = match.groups()
-        if star:
-            start, end = low, high
-        else:
+        if not star:
             start = _value(first, name, low, high, names)
-            # "5/15" means "from 5 to the end, every 15" (a common extension).
-            end = _value(last, name, low, high, names) if last else (high if step else start)
-        if start > end:
-            raise CronError(f"{name} field: range “{item}” runs backwards")
-        stride = int(step) if step else 1
-        if stride < 1:
+            if last and _value(last, name, low, high, names) < start:
+                raise CronError(f"{name} field: range “{item}” runs backwards")
+        if step is not None and int(step) < 1:
             raise CronError(f"{name} field: step must be at least 1")
-        values.update(range(start, end + 1, stride))
-    return values
+
+
+def expand(fields: list[str]) -> list[frozenset[int]]:
+    """croniter's expansion of five checked fields: the values each one matches."""
+    try:
+        expanded, _ = croniter.expand(" ".join(fields))
+    except CroniterError as exc:  # a case the friendly check above does not name
+        raise CronError(f"not a valid cron expression ({exc})") from None
+    sets = []
+    for values, (_name, low, high, _names) in zip(expanded, FIELDS, strict=True):
+        if "*" in values:  # croniter's word for the whole range
+            values = range(low, high + 1)
+        sets.append(frozenset(value % 7 if high == 7 else value for value in values))
+    return sets
 
 
 @lru_cache(maxsize=4096)
@@ -99,17 +119,18 @@ def parse_cron(expression: str) -> CronSpec:
     normalized = normalize_cron(expression)
     if normalized.startswith("@"):
         raise CronError(f"unknown alias “{expression.strip()}”")
-    parts = normalized.split()
+    parts = normalized.lower().split()
     if len(parts) != 5:
         raise CronError("a cron expression has 5 fields: minute hour day-of-month month weekday")
-    sets = [_parse_field(part, *field) for part, field in zip(parts, FIELDS, strict=True)]
-    weekdays = {day % 7 for day in sets[4]}  # 7 is Sunday too
+    for part, field in zip(parts, FIELDS, strict=True):
+        check_field(part, *field)
+    minutes, hours, days, months, weekdays = expand(parts)  # 7 is Sunday too: 0
     spec = CronSpec(
-        minutes=tuple(sorted(sets[0])),
-        hours=tuple(sorted(sets[1])),
-        days=frozenset(sets[2]),
-        months=frozenset(sets[3]),
-        weekdays=frozenset(weekdays),
+        minutes=tuple(sorted(minutes)),
+        hours=tuple(sorted(hours)),
+        days=days,
+        months=months,
+        weekdays=weekdays,
         dom_star=parts[2].startswith("*"),
         dow_star=parts[4].startswith("*"),
     )
