@@ -92,6 +92,8 @@ def make_job(db):
 @pytest.fixture
 def worker(transactional_db):
     """A real Dramatiq worker consuming the in-process broker in this process."""
+    import scripts_app.tasks  # noqa: F401  (declares the actor, as rundramatiq does)
+
     broker = dramatiq.get_broker()
     broker.flush_all()
     w = Worker(broker, worker_threads=2, worker_timeout=100)

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from scripts_app.files import storage_api
 from scripts_app.models import Execution, Status
-from scripts_app.runs import dispatch, waiting
+from scripts_app.runs import dispatch, sending, waiting
 
 EXAMPLE = Path(django_settings.BASE_DIR) / "docs" / "examples" / "csv_stats.py"
 
@@ -76,7 +76,7 @@ def test_a_key_deleted_after_the_trigger_fails_the_run_clearly(api, make_job, wo
         job, params={"input_files": [stored.key]}, trigger="api", send=False
     )
     storage_api.delete(stored.key)
-    dispatch.send(execution.pk)
+    sending.send([(execution.pk, execution.queue)])
     execution = waiting.wait_for(Execution.objects.get(pk=execution.pk), 20)
     assert execution.status == Status.FAILED
     assert f"input file “{stored.key}” does not exist" in execution.error

@@ -43,7 +43,7 @@ def test_a_run_over_the_job_cap_stays_queued_and_is_not_resent(make_job):
     assert concurrency.claim(first.pk, "w1") is True
     assert concurrency.claim(second.pk, "w2") is False
     assert status(second) == Status.QUEUED
-    assert recovery.runnable_queued_ids() == []
+    assert concurrency.startable() == []
     Execution.objects.filter(pk=second.pk).update(created_at=second.created_at.replace(year=2000))
     assert recovery.resend_stale_queued() == 0
 
@@ -53,9 +53,9 @@ def test_the_global_cap_holds_across_jobs(make_job, settings):
     a, b, c = (queued(make_job(slug=s))[0] for s in ("a", "b", "c"))
     assert concurrency.claim(a.pk, "w1") and concurrency.claim(b.pk, "w1")
     assert concurrency.claim(c.pk, "w2") is False
-    assert recovery.runnable_queued_ids() == []
+    assert concurrency.startable() == []
     Execution.objects.filter(pk=a.pk).update(status=Status.SUCCEEDED)
-    assert recovery.runnable_queued_ids() == [(c.pk, "default")]
+    assert concurrency.startable() == [(c.pk, "default")]
     assert concurrency.claim(c.pk, "w2") is True
 
 
@@ -79,7 +79,7 @@ def test_a_capped_job_does_not_hold_up_other_jobs(make_job, settings):
     running, waiting = queued(capped, 2)
     concurrency.claim(running.pk, "w1")
     other = queued(make_job(slug="other"))[0]
-    assert recovery.runnable_queued_ids() == [(other.pk, "default")]
+    assert concurrency.startable() == [(other.pk, "default")]
     assert concurrency.claim(other.pk, "w1") is True
     assert status(waiting) == Status.QUEUED
 

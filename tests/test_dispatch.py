@@ -1,7 +1,5 @@
 """Invariant 1: a run is recorded before it is sent; the message is only a pointer."""
 
-from unittest import mock
-
 import pytest
 from django.db import transaction
 
@@ -14,11 +12,11 @@ from scripts_app.runs import dispatch
 def sent(monkeypatch):
     calls = []
 
-    def fake_enqueue(execution_id, queue="default"):
+    def fake_publish(execution_id, queue="default", delay_ms=None):
         # At publish time the run must already be committed and visible.
         calls.append((execution_id, queue, Execution.objects.filter(pk=execution_id).exists()))
 
-    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", fake_enqueue)
+    monkeypatch.setattr("scripts_app.runs.sending.publish", fake_publish)
     return calls
 
 
@@ -58,11 +56,12 @@ def test_invalid_params_queue_nothing(transactional_db, make_job, sent):
     assert sent == [] and not Execution.objects.exists()
 
 
-def test_defaults_are_overlaid_by_the_request(db, make_job):
+def test_defaults_are_overlaid_by_the_request(transactional_db, make_job, sent):
     job = make_job(default_params={"a": 1, "b": 2})
-    with mock.patch("scripts_app.runs.dispatch.send"):
-        run = dispatch.trigger(job, params={"b": 3}, trigger=Trigger.API)
+    run = dispatch.trigger(job, params={"b": 3}, trigger=Trigger.API)
     assert run.params == {"a": 1, "b": 3}
+    assert Execution.objects.get(pk=run.pk).params == {"a": 1, "b": 3}
+    assert sent == [(run.pk, "default", True)]
 
 
 def test_a_worker_that_drops_the_message_at_once_leaves_the_run_marked_unsent(
@@ -72,10 +71,10 @@ def test_a_worker_that_drops_the_message_at_once_leaves_the_run_marked_unsent(
     # that must stick, or the re-send would wait for the long "confirmed" window.
     from scripts_app.worker import execution
 
-    def consumed_and_dropped(execution_id, queue="default"):
+    def consumed_and_dropped(execution_id, queue="default", delay_ms=None):
         execution._mark_unsent(execution_id)
 
-    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", consumed_and_dropped)
+    monkeypatch.setattr("scripts_app.runs.sending.publish", consumed_and_dropped)
     run = dispatch.trigger(make_job(), trigger=Trigger.API)
     run.refresh_from_db()
     assert run.status == Status.QUEUED
@@ -85,10 +84,10 @@ def test_a_worker_that_drops_the_message_at_once_leaves_the_run_marked_unsent(
 def test_a_failed_publish_leaves_the_run_unsent(transactional_db, make_job, monkeypatch):
     from dramatiq.errors import ConnectionClosed
 
-    def broker_down(execution_id, queue="default"):
+    def broker_down(execution_id, queue="default", delay_ms=None):
         raise ConnectionClosed(OSError("down"))
 
-    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", broker_down)
+    monkeypatch.setattr("scripts_app.runs.sending.publish", broker_down)
     run = dispatch.trigger(make_job(), trigger=Trigger.API)
     run.refresh_from_db()
     assert run.status == Status.QUEUED and run.sent_at is None

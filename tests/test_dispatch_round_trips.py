@@ -19,11 +19,11 @@ def published(monkeypatch):
     """(execution id, its sent_at and whether a transaction was open) at each publish."""
     calls = []
 
-    def fake_enqueue(execution_id, queue="default"):
+    def fake_publish(execution_id, queue="default", delay_ms=None):
         sent_at = Execution.objects.filter(pk=execution_id).values_list("sent_at", flat=True)
         calls.append((execution_id, sent_at.get(), connection.in_atomic_block))
 
-    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", fake_enqueue)
+    monkeypatch.setattr("scripts_app.runs.sending.publish", fake_publish)
     return calls
 
 
@@ -37,7 +37,9 @@ def no_reading(*args, **kwargs):
 
 def test_a_trigger_is_one_select_and_one_insert(transactional_db, make_job, monkeypatch):
     sent = []
-    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", lambda pk, queue: sent.append(pk))
+    monkeypatch.setattr(
+        "scripts_app.runs.sending.publish", lambda pk, queue, delay_ms=None: sent.append(pk)
+    )
     job = make_job()
     dispatch.trigger(job, trigger=Trigger.API)  # the first run stores the script version
     with CaptureQueriesContext(connection) as queries:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from dramatiq.errors import ConnectionClosed
 
 from scripts_app.models import Execution, Status, Trigger
 from scripts_app.runs import state
@@ -35,7 +36,8 @@ def test_it_leaves_a_run_with_a_fresh_heartbeat_alone(run):
 def test_it_resends_a_queued_run_whose_message_may_be_lost(run, monkeypatch):
     sent = []
     monkeypatch.setattr(
-        "scripts_app.worker.actor.enqueue_run", lambda pk, queue="default": sent.append(pk)
+        "scripts_app.runs.sending.publish",
+        lambda pk, queue="default", delay_ms=None: sent.append(pk),
     )
     old = timezone.now() - timedelta(minutes=2)
     Execution.objects.filter(pk=run.pk).update(created_at=old, sent_at=old)
@@ -48,7 +50,8 @@ def test_it_resends_a_queued_run_whose_message_may_be_lost(run, monkeypatch):
 def test_it_does_not_resend_a_fresh_or_finished_run(run, monkeypatch):
     sent = []
     monkeypatch.setattr(
-        "scripts_app.worker.actor.enqueue_run", lambda pk, queue="default": sent.append(pk)
+        "scripts_app.runs.sending.publish",
+        lambda pk, queue="default", delay_ms=None: sent.append(pk),
     )
     Execution.objects.filter(pk=run.pk).update(sent_at=timezone.now())
     assert recovery.resend_stale_queued(timedelta(seconds=30)) == 0
@@ -59,10 +62,10 @@ def test_it_does_not_resend_a_fresh_or_finished_run(run, monkeypatch):
 
 
 def test_a_resend_that_fails_keeps_the_run_queued_for_the_next_tick(run, monkeypatch):
-    def broker_down(pk, queue="default"):
-        raise ConnectionError("broker unreachable")
+    def broker_down(pk, queue="default", delay_ms=None):
+        raise ConnectionClosed(OSError("broker unreachable"))
 
-    monkeypatch.setattr("scripts_app.worker.actor.enqueue_run", broker_down)
+    monkeypatch.setattr("scripts_app.runs.sending.publish", broker_down)
     Execution.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=2))
     assert recovery.resend_stale_queued(timedelta(seconds=30)) == 0
     run.refresh_from_db()

@@ -23,10 +23,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from dramatiq.errors import DramatiqError
 
 from scripts_app.models import Execution, Job, OverlapPolicy, Status
-from scripts_app.runs import state
+from scripts_app.runs import sending, state
 
 logger = logging.getLogger(__name__)
 
@@ -132,16 +131,6 @@ def send_next(job: Job) -> int:
     """Send the runs that a slot freed by ``job``'s run lets start. Safe to repeat."""
     if not is_capped(job):
         return 0
-    from scripts_app.runs.dispatch import send
-
     # With only a per-job cap, only this job's waiting runs can have been held back.
-    candidates = startable(job_id=None if settings.PARSEQ_MAX_RUNNING else job.pk)
-    sent = 0
-    for execution_id, queue in candidates:
-        try:
-            send(execution_id, queue)
-        except DramatiqError as exc:  # broker away: the scheduler's re-send catches up
-            logger.warning("could not send waiting execution %s: %s", execution_id, exc)
-            break
-        sent += 1
-    return sent
+    # Broker away: the scheduler's re-send catches up.
+    return sending.send(startable(job_id=None if settings.PARSEQ_MAX_RUNNING else job.pk))

@@ -19,9 +19,9 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from dramatiq.errors import DramatiqError
 
 from scripts_app.models import Execution, Status, Trigger
+from scripts_app.runs import sending
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +85,5 @@ def schedule_retry(execution: Execution) -> Execution | None:
 def send_when_due(retry: Execution) -> None:
     """Send the retry as a delayed message. If that fails, the local relay (embedded
     mode) or the scheduler's re-send of queued runs sends it once it is due."""
-    from scripts_app.worker.actor import enqueue_run
-
     delay_ms = max(int((retry.not_before - timezone.now()).total_seconds() * 1000), 0)
-    try:
-        enqueue_run(retry.pk, retry.queue, delay_ms)
-    except DramatiqError as exc:
-        logger.warning("retry #%s not sent now (%s); it is re-sent when due", retry.pk, exc)
-        return
-    Execution.objects.filter(pk=retry.pk).update(sent_at=timezone.now())
+    sending.send([(retry.pk, retry.queue)], delay_ms=delay_ms)

@@ -34,7 +34,7 @@ from scripts_app.models import (
     Status,
     Trigger,
 )
-from scripts_app.runs import dispatch, notify
+from scripts_app.runs import dispatch, notify, sending
 from scripts_app.scheduling import recovery, retention
 
 logger = logging.getLogger("scripts_app.scheduler")
@@ -245,7 +245,7 @@ def start_runs(runs: list[tuple[Job, datetime]]) -> list[Execution]:
         created, slow = [], [(row.job, row.scheduled_for) for row in rows] + slow
     pointers = [(execution.pk, execution.queue) for execution in created]
     if pointers:
-        transaction.on_commit(lambda: send_all(pointers))
+        sending.send_on_commit(pointers)
     created += [execution for job, slot in slow if (execution := start_run(job, slot))]
     return created
 
@@ -265,26 +265,6 @@ def advance(jobs: list[Job]) -> None:
             Job.objects.filter(pk__in=ids).update(next_run_at=moment)
     if alone:
         Job.objects.bulk_update([job for job in jobs if job.pk in alone], ["next_run_at"])
-
-
-def send_all(pointers: list[tuple[int, str]]) -> None:
-    """Mark the runs sent in one UPDATE, then publish (see ``dispatch.send`` for why in
-    that order). If the broker is down the rest are marked unsent again, and
-    ``recovery.resend_stale_queued`` sends them later."""
-    from dramatiq.errors import BrokerError
-
-    from scripts_app.worker.actor import enqueue_run
-
-    dispatch.mark_sent([execution_id for execution_id, _ in pointers])
-    for done, (execution_id, queue) in enumerate(pointers):
-        try:
-            enqueue_run(execution_id, queue)
-        except BrokerError as exc:
-            logger.warning(
-                "broker unavailable; %d run(s) wait for re-send: %s", len(pointers) - done, exc
-            )
-            dispatch.mark_unsent([pk for pk, _ in pointers[done:]])
-            return
 
 
 def fire_due_batch(now: datetime, limit: int | None = None) -> Fired:

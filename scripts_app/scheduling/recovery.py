@@ -11,16 +11,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scripts_app.models import Execution, Status
-from scripts_app.runs import concurrency, followups, state
+from scripts_app.runs import concurrency, followups, sending, state
 
 logger = logging.getLogger(__name__)
 WORKER_LOST = "worker lost: no heartbeat for {seconds} s"
-
-
-def runnable_queued_ids(limit: int = 100) -> list[tuple[int, str]]:
-    """Oldest queued runs whose retry backoff (if any) has passed and that fit the
-    concurrency caps now: a run waiting for a slot is not sent over and over."""
-    return concurrency.startable(limit)
 
 
 def resend_stale_queued(older_than: timedelta | None = None) -> int:
@@ -32,8 +26,6 @@ def resend_stale_queued(older_than: timedelta | None = None) -> int:
     confirmed waits ``PARSEQ_RESEND_SENT_AFTER_SECONDS`` (it is most likely still
     queued there, behind others).
     """
-    from scripts_app.runs.dispatch import send
-
     now = timezone.now()
     if older_than is None:
         cutoff = now - timedelta(seconds=settings.PARSEQ_RESEND_AFTER_SECONDS)
@@ -48,17 +40,8 @@ def resend_stale_queued(older_than: timedelta | None = None) -> int:
         .values_list("id", "queue")[:500]
     )
     fits = {pk for pk, _ in concurrency.startable(limit=concurrency.SCAN)}
-    count = 0
-    for execution_id, queue in stale:
-        if execution_id not in fits:  # waiting for a slot: sent when one frees
-            continue
-        try:
-            send(execution_id, queue)
-        except Exception as exc:  # broker still down: the next tick tries again
-            logger.warning("re-send of execution %s failed: %s", execution_id, exc)
-            break
-        count += 1
-    return count
+    # A run waiting for a slot is sent when one frees; broker still down: next tick.
+    return sending.send([(pk, queue) for pk, queue in stale if pk in fits])
 
 
 def reap_lost_runs(stale_after: timedelta | None = None) -> list[int]:

@@ -27,7 +27,7 @@ from scripts_app.errors import ParseqError, SecretUnreadable
 from scripts_app.files import storage_api
 from scripts_app.jobs import masking, secrets
 from scripts_app.models import Execution, Job, JobSecret, Status
-from scripts_app.runs import concurrency, dispatch, followups, state
+from scripts_app.runs import concurrency, dispatch, followups, sending, state
 from scripts_app.runs.logs import ChunkPublisher
 from scripts_app.runs.prepared import PreparedQuery
 from scripts_app.worker import limits, outputs, script_cache, spool
@@ -260,7 +260,7 @@ def _mark_unsent(execution_id: int) -> None:
     """This message is consumed without running the run: if it is still queued (held
     back, or this worker is stopping), it has no message any more; say so, so that the
     scheduler's re-send picks it up after PARSEQ_RESEND_AFTER_SECONDS."""
-    retry_db(dispatch.mark_unsent, [execution_id], what=f"unsend {execution_id}")
+    retry_db(sending.mark_unsent, [execution_id], what=f"unsend {execution_id}")
 
 
 # --- the steps of a run ----------------------------------------------------------------

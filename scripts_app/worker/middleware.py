@@ -71,7 +71,9 @@ class LocalRelay(Middleware):
         self._done(message)
 
     def _done(self, message) -> None:
-        if message.actor_name == "run_execution" and message.args:
+        from scripts_app.runs.sending import ACTOR_NAME
+
+        if message.actor_name == ACTOR_NAME and message.args:
             with self.lock:
                 self.in_flight.discard(message.args[0])
 
@@ -87,16 +89,15 @@ class LocalRelay(Middleware):
                 close_old_connections()
 
     def pump(self) -> int:
-        from scripts_app.scheduling.recovery import runnable_queued_ids
-        from scripts_app.worker.actor import enqueue_run
+        from scripts_app.runs import concurrency, sending
 
         sent = 0
-        for execution_id, queue in runnable_queued_ids():
+        for execution_id, queue in concurrency.startable():
             with self.lock:
                 if execution_id in self.in_flight:
                     continue
                 self.in_flight.add(execution_id)
-            enqueue_run(execution_id, queue)
+            sending.publish(execution_id, queue)
             sent += 1
         return sent
 
