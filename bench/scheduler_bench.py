@@ -163,13 +163,13 @@ def bench_due(report: dict, ids: list[int]) -> None:
     from django.db import connection
 
     from scripts_app.models import Execution
-    from scripts_app.scheduling import loop
+    from scripts_app.scheduling import firing
 
     minute = datetime.now(UTC).replace(second=0, microsecond=0)
     make_due(ids, minute)
     connection.close()
     started = time.perf_counter()
-    fired = loop.fire_due(minute + timedelta(seconds=1))
+    fired = firing.fire_due(minute + timedelta(seconds=1))
     report["due_seconds"] = time.perf_counter() - started
     report["due_runs"] = fired.runs
     report["due_sent"] = Execution.objects.filter(sent_at__isnull=False).count()

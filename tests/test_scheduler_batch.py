@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from scripts_app.jobs import versions
 from scripts_app.models import Job, Status
-from scripts_app.scheduling import loop
+from scripts_app.scheduling import firing
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -26,7 +26,7 @@ def test_a_batch_of_jobs_that_ran_before_takes_the_same_few_queries_at_any_size(
     def queries_for(jobs: list[Job], at: datetime) -> int:
         Job.objects.filter(pk__in=[job.pk for job in jobs]).update(next_run_at=at)
         with CaptureQueriesContext(connection) as queries:
-            fired = loop.fire_due_batch(at + timedelta(seconds=1), limit=100)
+            fired = firing.fire_due_batch(at + timedelta(seconds=1), limit=100)
         assert fired.runs == len(jobs)
         return len(queries)
 
@@ -44,7 +44,7 @@ def test_jobs_with_different_next_times_are_each_advanced_to_their_own(make_job)
     hourly = make_job(slug="hourly", cron="0 * * * *", timezone="UTC")
     daily = make_job(slug="daily", cron="30 6 * * *", timezone="UTC")
     Job.objects.filter(pk__in=[hourly.pk, daily.pk]).update(next_run_at=T0)
-    fired = loop.fire_due(T0 + timedelta(seconds=1))
+    fired = firing.fire_due(T0 + timedelta(seconds=1))
     assert fired.jobs == 5
     next_runs = dict(Job.objects.values_list("slug", "next_run_at"))
     assert {next_runs[job.slug] for job in shared} == {T0 + timedelta(minutes=5)}

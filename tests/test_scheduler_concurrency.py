@@ -9,7 +9,7 @@ from django.db import connection
 
 from scripts_app import schedule
 from scripts_app.models import Execution, Job
-from scripts_app.scheduling import loop
+from scripts_app.scheduling import firing, loop
 
 T0 = datetime(2026, 3, 8, 6, 30, tzinfo=UTC)  # New York springs forward at 07:00 UTC
 HOURS = 1
@@ -41,7 +41,7 @@ def ticker(barrier: threading.Barrier, offset: timedelta, errors: list) -> None:
 
 @pytest.mark.slow
 def test_two_schedulers_record_every_slot_exactly_once(database_url, make_job, monkeypatch):
-    monkeypatch.setattr(loop, "batch_size", lambda: 2)  # interleave many small claims
+    monkeypatch.setattr(firing, "batch_size", lambda: 2)  # interleave many small claims
     jobs = []
     for i, fields in enumerate(SCHEDULES * 2):
         job = make_job(slug=f"job{i}", overlap_policy="allow" if i % 2 else "skip", **fields)

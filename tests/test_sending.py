@@ -10,7 +10,7 @@ from dramatiq.errors import ConnectionClosed
 
 from scripts_app.models import Execution, Job, Status, Trigger
 from scripts_app.runs import concurrency, dispatch, retries, sending, state
-from scripts_app.scheduling import loop, recovery
+from scripts_app.scheduling import firing, recovery
 
 FAIL = "def main(data):\n    raise RuntimeError('no')\n"
 
@@ -79,7 +79,7 @@ def test_a_scheduler_batch_is_stamped_before_it_is_published(transactional_db, m
     jobs = [make_job(slug=f"every{i}", cron="* * * * *") for i in range(3)]
     due = timezone.now().replace(second=0, microsecond=0)
     Job.objects.filter(pk__in=[job.pk for job in jobs]).update(next_run_at=due)
-    assert loop.fire_due(due + timedelta(seconds=1)).runs == 3
+    assert firing.fire_due(due + timedelta(seconds=1)).runs == 3
     assert len(published) == 3
     assert stamped_before_publishing(published)
 
