@@ -63,6 +63,9 @@ class Fired:
     runs: int = 0
     skipped: int = 0
 
+    def summary(self) -> str:
+        return f"fired {self.jobs} job(s): {self.runs} run(s), {self.skipped} skipped"
+
     def add(self, other: Fired) -> None:
         self.jobs += other.jobs
         self.runs += other.runs

@@ -19,7 +19,7 @@ from django.utils import timezone
 from scripts_app.models import Job
 from scripts_app.runs import notify
 from scripts_app.scheduling import recovery, retention
-from scripts_app.scheduling.firing import fire_due
+from scripts_app.scheduling.firing import Fired, fire_due
 
 logger = logging.getLogger("scripts_app.scheduler")
 
@@ -63,14 +63,29 @@ STEPS: list[Callable[[datetime], Any]] = [
 ]
 
 
-def tick(now: datetime | None = None) -> dict[str, Any]:
+class TickResults(dict[str, Any]):
+    """Each step's result by name; a step that failed has its exception instead."""
+
+    @property
+    def failed(self) -> dict[str, Exception]:
+        return {name: value for name, value in self.items() if isinstance(value, Exception)}
+
+    @property
+    def fired(self) -> Fired:
+        """What firing did (nothing, when that step failed)."""
+        value = self.get(fire_due.__name__)
+        return value if isinstance(value, Fired) else Fired()
+
+
+def tick(now: datetime | None = None) -> TickResults:
     """Run every step once; returns each step's result (or its exception) by name.
 
     Steps are independent: one that fails (say, a job whose script cannot be read)
-    must not starve the others, above all the reaper and the re-sender.
+    must not starve the others, above all the reaper and the re-sender. It is
+    logged and reported, and never counts as a failure of the loop.
     """
     now = now or timezone.now()
-    results: dict[str, Any] = {}
+    results = TickResults()
     for step in STEPS:
         try:
             results[step.__name__] = step(now)
@@ -100,21 +115,15 @@ def run(
             now = clock()
             due = next_due()
             if (due is not None and due <= now) or time.monotonic() - last_tick >= housekeeping:
-                results = tick(now)
+                fired = tick(now).fired
                 last_tick = time.monotonic()
-                fired = results["fire_due"]
                 if fired.jobs:
-                    logger.info(
-                        "fired %d job(s): %d run(s), %d skipped",
-                        fired.jobs,
-                        fired.runs,
-                        fired.skipped,
-                    )
+                    logger.info(fired.summary())
                 due = next_due()
             failures = 0
             wait = poll if due is None else (due - clock()).total_seconds()
         except Exception:
-            # The loop outlives a database restart or a bad row; the next pass retries.
+            # The loop's own queries failed (a database restart): back off, then retry.
             failures += 1
             logger.exception("scheduler tick failed (%d in a row)", failures)
             connection.close()

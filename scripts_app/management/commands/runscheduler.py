@@ -10,7 +10,7 @@ import logging
 import signal
 import threading
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from scripts_app.scheduling import loop
 
@@ -39,11 +39,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, once: bool, poll: float, housekeeping: float, **options):
         if once:
-            results = loop.tick()
-            fired = results["fire_due"]
-            self.stdout.write(
-                f"fired {fired.jobs} job(s): {fired.runs} run(s), {fired.skipped} skipped"
-            )
+            self.once()
             return
         stop = threading.Event()
 
@@ -58,3 +54,14 @@ class Command(BaseCommand):
         logger.info("scheduler started (poll %.1f s)", poll)
         loop.run(stop, poll=poll, housekeeping=housekeeping)
         logger.info("scheduler stopped")
+
+    def once(self) -> None:
+        """One tick: what it fired, and every step that failed (then exit status 1)."""
+        results = loop.tick()
+        self.stdout.write(results.fired.summary())
+        for name, exc in results.failed.items():
+            self.stderr.write(f"step {name} failed: {type(exc).__name__}: {exc}")
+        if results.failed:
+            count = len(results.failed)
+            names = ", ".join(results.failed)
+            raise CommandError(f"{count} step{'s' if count > 1 else ''} failed: {names}")
