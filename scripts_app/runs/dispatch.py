@@ -13,7 +13,7 @@ from scripts_app.errors import InvalidParams
 from scripts_app.files import storage_api
 from scripts_app.jobs import versions
 from scripts_app.models import Execution, Job, Trigger
-from scripts_app.runs import sending
+from scripts_app.runs import records, sending
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +56,13 @@ def trigger(
     PARSEQ_RESEND_SENT_AFTER_SECONDS.
     """
     resolved = resolve_params(job, params)
-    version_id, sha256 = versions.pinned_version(job)
-    execution = Execution(
-        job=job,
+    execution = records.new_run(
+        job,
         trigger=trigger,
-        triggered_by=user if getattr(user, "is_authenticated", False) else None,
+        user=user,
         params=resolved,
+        version=versions.pinned_version(job),
         scheduled_for=scheduled_for,
-        queue=job.queue,
-        script_version_id=version_id,
-        script_sha256=sha256,
         **fields,
     )
     if transaction.get_connection().in_atomic_block:

@@ -20,8 +20,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from scripts_app.models import Execution, Status, Trigger
-from scripts_app.runs import sending
+from scripts_app.models import Execution, Status
+from scripts_app.runs import records, sending
 
 logger = logging.getLogger(__name__)
 
@@ -58,19 +58,8 @@ def schedule_retry(execution: Execution) -> Execution | None:
         if existing:
             return existing
         due = timezone.now() + backoff(execution.job.retry_backoff, execution.attempt)
-        retry = Execution.objects.create(
-            job_id=execution.job_id,
-            trigger=Trigger.RETRY,
-            triggered_by_id=execution.triggered_by_id,
-            params=execution.params,
-            scheduled_for=execution.scheduled_for,
-            queue=execution.queue,
-            not_before=due,
-            script_version_id=execution.script_version_id,
-            script_sha256=execution.script_sha256,
-            attempt=execution.attempt + 1,
-            retry_of_id=first_id,
-        )
+        retry = records.next_attempt(execution, not_before=due)
+        retry.save(force_insert=True)
         transaction.on_commit(lambda: send_when_due(retry))
     logger.info(
         "execution %s failed; attempt %s is #%s at %s",

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from scripts_app import schedule
 from scripts_app.errors import InvalidParams, JobNotRunnable
@@ -29,7 +28,7 @@ from scripts_app.models import (
     Status,
     Trigger,
 )
-from scripts_app.runs import dispatch, sending
+from scripts_app.runs import dispatch, records, sending
 
 logger = logging.getLogger("scripts_app.scheduler")
 
@@ -77,18 +76,8 @@ def due_jobs(now: datetime):
 
 
 def skipped_row(job: Job, slot: datetime, reason: str) -> Execution:
-    now = timezone.now()
-    return Execution(
-        job=job,
-        status=Status.SKIPPED,
-        trigger=Trigger.SCHEDULE,
-        scheduled_for=slot,
-        queue=job.queue,
-        params=job.default_params or {},
-        error=reason,
-        created_at=now,
-        finished_at=now,
-    )
+    params = job.default_params or {}
+    return records.ended_slot(job, slot, status=Status.SKIPPED, error=reason, params=params)
 
 
 def start_run(job: Job, slot: datetime) -> Execution | None:
@@ -100,18 +89,11 @@ def start_run(job: Job, slot: datetime) -> Execution | None:
         return None
     except (JobNotRunnable, InvalidParams) as exc:
         # The slot happened but cannot run: a visible failed row, not a silent gap.
-        now = timezone.now()
+        row = records.ended_slot(job, slot, status=Status.FAILED, error=f"could not start: {exc}")
         try:
             with transaction.atomic():
-                return Execution.objects.create(
-                    job=job,
-                    status=Status.FAILED,
-                    trigger=Trigger.SCHEDULE,
-                    scheduled_for=slot,
-                    queue=job.queue,
-                    error=f"could not start: {exc}",
-                    finished_at=now,
-                )
+                row.save(force_insert=True)
+                return row
         except IntegrityError:
             return None
 
@@ -206,16 +188,13 @@ def start_runs(runs: list[tuple[Job, datetime]]) -> list[Execution]:
         if job.pk not in pinned:
             slow.append((job, slot))
             continue
-        version_id, sha256 = pinned[job.pk]
         rows.append(
-            Execution(
-                job=job,
+            records.new_run(
+                job,
                 trigger=Trigger.SCHEDULE,
                 params=params,
                 scheduled_for=slot,
-                queue=job.queue,
-                script_version_id=version_id,
-                script_sha256=sha256,
+                version=pinned[job.pk],
             )
         )
     try:
