@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from scripts_app.admin.executions import complete_utf8
 from scripts_app.models import Artifact, Execution, LogChunk, Status, Trigger
 from scripts_app.runs import dispatch
+from scripts_app.runs.logs import complete_utf8
 
 CHANGELIST = reverse("admin:scripts_app_execution_changelist")
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from scripts_app.jobs.masking import Masker, MaskingChunkPublisher, mask_file
+from scripts_app.jobs.masking import Masker, mask_file
 from scripts_app.models import Execution, LogChunk, Trigger
+from scripts_app.worker.live_log import ChunkPublisher
 
 SECRET = "hunter2-s3cr3t"
 
@@ -48,7 +49,7 @@ def test_the_live_log_never_shows_a_secret_split_across_chunks(make_job, tmp_pat
     job = make_job()
     run = Execution.objects.create(job=job, trigger=Trigger.API)
     log = tmp_path / "log.txt"
-    publisher = MaskingChunkPublisher(run.pk, log, Masker([SECRET]))
+    publisher = ChunkPublisher(run.pk, log, Masker([SECRET]))
     with log.open("wb") as handle:
         for piece in [b"line one ", SECRET[:6].encode(), SECRET[6:].encode() + b" tail", b"!"]:
             handle.write(piece)

@@ -20,23 +20,6 @@ from scripts_app.runs import control, logs
 LOG_PAGE_BYTES = 256 * 1024
 
 
-def complete_utf8(data: bytes, final: bool) -> tuple[str, int]:
-    """Decode ``data``, holding back a multi-byte character cut at the end (unless final).
-
-    Returns the text and how many bytes it used, so the next read starts right after.
-    """
-    used = len(data)
-    if not final:
-        for back in range(1, min(4, len(data)) + 1):
-            byte = data[-back]
-            if byte & 0xC0 != 0x80:  # the start byte of the last character
-                need = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4
-                if byte >= 0xC0 and back < need:
-                    used = len(data) - back
-                break
-    return data[:used].decode("utf-8", errors="replace"), used
-
-
 def artifacts_html(execution: Execution) -> str:
     rows = [
         (
@@ -200,15 +183,14 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Log")
     def log_tail(self, execution):
-        data, offset = logs.read_log(execution, 0, LOG_PAGE_BYTES)
-        text, used = complete_utf8(data, execution.is_final)
+        page = logs.read_page(execution, 0, LOG_PAGE_BYTES)
         return format_html(
             '<pre id="parseq-log" class="parseq-log" data-url="{}" data-offset="{}" '
             'data-final="{}">{}</pre>',
             reverse("admin:scripts_app_execution_log", args=[execution.pk]),
-            used,
-            "true" if execution.is_final else "false",
-            text,
+            page.next_offset,
+            "true" if page.final else "false",
+            page.text,
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -258,16 +240,14 @@ class ExecutionAdmin(admin.ModelAdmin):
             offset = max(int(request.GET.get("offset", 0)), 0)
         except ValueError:
             return JsonResponse({"error": "offset must be a whole number"}, status=400)
-        data, _ = logs.read_log(execution, offset, LOG_PAGE_BYTES)
-        final = execution.is_final
-        text, used = complete_utf8(data, final)
+        page = logs.read_page(execution, offset, LOG_PAGE_BYTES)
         return JsonResponse(
             {
                 "status": execution.status,
-                "final": final,
-                "log": text,
-                "next_offset": offset + used,
-                "more": len(data) >= LOG_PAGE_BYTES,
+                "final": page.final,
+                "log": page.text,
+                "next_offset": page.next_offset,
+                "more": page.full,
                 "html": live_fields(execution),
             }
         )

@@ -363,14 +363,10 @@ class ExecutionViewSet(ParseqErrors, viewsets.ReadOnlyModelViewSet):
         execution = self.get_object()
         offset = _non_negative_int(request, "offset", 0)
         limit = _non_negative_int(request, "limit", LOG_PAGE_BYTES) or LOG_PAGE_BYTES
-        # Ended before this read means the whole log was already stored (the final status
-        # and the stored log are written by one UPDATE), so empty data means the end.
-        ended = execution.is_final
-        data, next_offset = logs.read_log(execution, offset, min(limit, LOG_PAGE_BYTES))
-        complete = ended and not data
-        response = HttpResponse(data, content_type="text/plain; charset=utf-8")
-        response[NEXT_OFFSET_HEADER] = str(next_offset)
-        response[COMPLETE_HEADER] = "true" if complete else "false"
+        page = logs.read_page(execution, offset, min(limit, LOG_PAGE_BYTES))
+        response = HttpResponse(page.data, content_type="text/plain; charset=utf-8")
+        response[NEXT_OFFSET_HEADER] = str(page.next_offset)
+        response[COMPLETE_HEADER] = "true" if page.complete else "false"
         return response
 
     @extend_schema(

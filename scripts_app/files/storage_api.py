@@ -12,6 +12,7 @@ with ``runtime.result_file(name)`` are stored by the worker after the run under 
 
 from __future__ import annotations
 
+import mimetypes
 import re
 import shutil
 import unicodedata
@@ -132,9 +133,7 @@ def new_key(prefix: str, ext: str) -> str:
 
 
 def guess_content_type(name: str) -> str:
-    from scripts_app.worker.outputs import guess_content_type as guess
-
-    return guess(name)
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def upload(uploaded: Any, prefix: str | None = None) -> StoredFile:

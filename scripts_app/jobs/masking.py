@@ -12,9 +12,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from scripts_app.models import LogChunk
-from scripts_app.runs.logs import ChunkPublisher
-
 MASK = "***"
 MASK_BYTES = MASK.encode()
 COPY_CHUNK = 64 * 1024
@@ -122,32 +119,3 @@ def mask_file(path: Path, masker: Masker) -> None:
             dst.write(stream.feed(data))
         dst.write(stream.flush())
     masked.replace(path)
-
-
-class MaskingChunkPublisher(ChunkPublisher):
-    """Publishes live log chunks with secrets masked.
-
-    Offsets are positions in the masked log, so a reader's offset stays valid
-    when the stored (masked) log replaces the chunks at the end of the run.
-    """
-
-    def __init__(self, execution_id: int, path: Path, masker: Masker):
-        super().__init__(execution_id, path)
-        self.stream = masker.stream()
-        self.raw_offset = 0
-
-    def publish(self) -> None:
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return
-        if size <= self.raw_offset:
-            return
-        with self.path.open("rb") as handle:
-            handle.seek(self.raw_offset)
-            data = handle.read(size - self.raw_offset)
-        self.raw_offset += len(data)
-        masked = self.stream.feed(data)
-        if masked:
-            LogChunk.objects.create(execution_id=self.execution_id, offset=self.offset, data=masked)
-            self.offset += len(masked)

@@ -28,9 +28,9 @@ from scripts_app.files import storage_api
 from scripts_app.jobs import masking, secrets
 from scripts_app.models import Execution, Job, JobSecret, Status
 from scripts_app.runs import concurrency, dispatch, followups, sending, state
-from scripts_app.runs.logs import ChunkPublisher
 from scripts_app.runs.prepared import PreparedQuery
 from scripts_app.worker import limits, outputs, script_cache, spool
+from scripts_app.worker.live_log import ChunkPublisher
 from scripts_app.worker.resilience import (
     Heartbeat,
     heartbeat_while,
@@ -312,10 +312,8 @@ def _spec(ws: Workspace, run: Run) -> ProcessSpec:
 
 def _run_process(ws: Workspace, run: Run) -> ProcessOutcome:
     execution_id = run.execution.pk
-    if run.masker:  # secrets never reach the live log either, even split across chunks
-        publisher = masking.MaskingChunkPublisher(execution_id, ws.log_file, run.masker)
-    else:
-        publisher = ChunkPublisher(execution_id, ws.log_file)
+    # Secrets never reach the live log either, even split across chunks.
+    publisher = ChunkPublisher(execution_id, ws.log_file, run.masker or None)
     echo, flush_echo = masking.masked_echo(run.echo, run.masker)
 
     def on_start(pid: int) -> None:

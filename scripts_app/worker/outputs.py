@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import mimetypes
-
 from django.core.files import File
 from django.core.files.storage import default_storage
 
+from scripts_app.files.storage_api import guess_content_type
 from scripts_app.models import Artifact, Execution, LogChunk
 from scripts_app.runs.logs import log_storage_name
 from scripts_app.worker.runner.workspace import Workspace
@@ -14,10 +13,6 @@ from scripts_app.worker.runner.workspace import Workspace
 
 def artifact_storage_name(execution_id: int, name: str) -> str:
     return f"executions/{execution_id}/artifacts/{name}"
-
-
-def guess_content_type(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def store_outputs(execution: Execution, ws: Workspace, *, drop_chunks: bool = True) -> dict:
