@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from scripts_app.admin import display
 from scripts_app.admin.forms import JobAdminForm, RunParamsForm
 from scripts_app.errors import InvalidParams, JobNotRunnable
-from scripts_app.jobs import versions
+from scripts_app.jobs import saving
 from scripts_app.models import Execution, Job, Status, Trigger
 from scripts_app.runs import dispatch
 
@@ -281,9 +281,12 @@ class JobAdmin(admin.ModelAdmin):
         return kwargs
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if "script" in form.changed_data or "script_path" in form.changed_data:
-            versions.current_version(obj)
+        def write() -> Job:
+            super(JobAdmin, self).save_model(request, obj, form, change)
+            return obj
+
+        changed = "script" in form.changed_data or "script_path" in form.changed_data
+        saving.save_job(write, script_changed=changed)
         self._save_secrets(request, obj, form)
 
     def _save_secrets(self, request, job, form) -> None:

@@ -2,7 +2,9 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from scripts_app.api import views
+from scripts_app.api.executions import ExecutionViewSet
+from scripts_app.api.files import FileViewSet
+from scripts_app.api.jobs import JobViewSet
 from scripts_app.api.permissions import DocsPermission
 
 app_name = "api"
@@ -24,14 +26,14 @@ class AnyPathConverter:
 register_converter(AnyPathConverter, "anypath")
 
 router = DefaultRouter(trailing_slash=True)
-router.register("jobs", views.JobViewSet, basename="job")
-router.register("executions", views.ExecutionViewSet, basename="execution")
+router.register("jobs", JobViewSet, basename="job")
+router.register("executions", ExecutionViewSet, basename="execution")
 
 docs = {"permission_classes": [DocsPermission]}
-files_list = views.FileViewSet.as_view({"post": "create"})
-file_detail = views.FileViewSet.as_view({"get": "retrieve", "delete": "destroy"})
-file_info = views.FileViewSet.as_view({"get": "info"})
-artifact = views.ExecutionViewSet.as_view({"get": "artifact"})
+files_list = FileViewSet.as_view({"post": "create"})
+file_detail = FileViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+file_info = FileViewSet.as_view({"get": "info"})
+artifact = ExecutionViewSet.as_view({"get": "artifact"})
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(**docs), name="schema"),

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
+from scripts_app.jobs import saving
 from scripts_app.models import Job
 
 DEMO_FILE = "demo_jobs.json"
@@ -100,7 +101,7 @@ def load_demo_jobs(parsers_dir: Path | None = None) -> DemoLoad:
             continue
         job = Job(**fields)
         job.full_clean()
-        job.save()
+        saving.save_job(lambda job=job: job.save() or job)  # stores its script version too
         for name, value in secret_values.items():
             set_secret(job, name, value)
         result.created.append(slug)

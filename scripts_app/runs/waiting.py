@@ -6,13 +6,14 @@ import time
 
 from scripts_app.models import Execution
 
-MAX_WAIT_SECONDS = 300
+MAX_WAIT_SECONDS = 300  # the longest ?wait= an HTTP client may ask for
 
 
-def wait_for(execution: Execution, seconds: float, poll: float = 0.1) -> Execution:
-    """Refresh ``execution`` until it ends or ``seconds`` pass; returns it either way."""
-    deadline = time.monotonic() + min(seconds, MAX_WAIT_SECONDS)
-    while not execution.is_final and time.monotonic() < deadline:
+def wait_for(execution: Execution, seconds: float | None = None, poll: float = 0.1) -> Execution:
+    """Refresh ``execution`` until it ends or ``seconds`` pass (None: until it ends);
+    returns it either way. The one wait loop: ``?wait=``, ``runjob --enqueue``, tests."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while not execution.is_final and (deadline is None or time.monotonic() < deadline):
         time.sleep(poll)
         execution.refresh_from_db()
     return execution

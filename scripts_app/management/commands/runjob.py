@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from scripts_app.errors import InvalidParams, JobNotRunnable
 from scripts_app.models import Execution, Job, Status, Trigger
-from scripts_app.runs import dispatch
+from scripts_app.runs import dispatch, waiting
 from scripts_app.worker import execution
 
 
@@ -51,7 +51,7 @@ class Command(BaseCommand):
             self.stderr.write(f"queued execution #{run.pk}")
             if options["no_wait"]:
                 return
-            run = self.wait(run)
+            run = waiting.wait_for(run, poll=0.2)
         elif claimed:
             run = execution.carry_out(run.pk, echo=self.echo)
         else:
@@ -66,7 +66,7 @@ class Command(BaseCommand):
                 return done
             run.refresh_from_db()
             if run.status != Status.QUEUED:  # a worker took it, or it was cancelled
-                return self.wait(run)
+                return waiting.wait_for(run, poll=0.2)
             time.sleep(1)
 
     def get_job(self, slug: str) -> Job:
@@ -78,12 +78,6 @@ class Command(BaseCommand):
     def echo(self, data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-
-    def wait(self, run: Execution) -> Execution:
-        while not run.is_final:
-            time.sleep(0.2)
-            run.refresh_from_db()
-        return run
 
     def report(self, run: Execution) -> None:
         duration = run.duration.total_seconds() if run.duration else 0.0
