@@ -14,7 +14,7 @@ from scripts_app.files import storage_api
 from scripts_app.jobs import masking
 from scripts_app.models import Execution, Status, Trigger
 from scripts_app.runs import dispatch, logs, state
-from scripts_app.worker import execution, limits
+from scripts_app.worker import execution, limits, steps, verdict
 from scripts_app.worker.actor import run_execution
 
 ARTIFACTS = """
@@ -193,7 +193,7 @@ def test_ctrl_c_cancels_the_run_and_is_raised_again(make_job, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(execution, "run_process", interrupted)
+    monkeypatch.setattr(steps, "run_process", interrupted)
     run = dispatch.trigger(make_job(), trigger=Trigger.CLI, send=False)
     with pytest.raises(KeyboardInterrupt):
         execution.execute(run.pk)
@@ -281,7 +281,7 @@ def test_a_result_with_a_nul_character_fails_clearly_instead_of_crashing(make_jo
     job = make_job("def main(data):\n    return {'text': 'a\\x00b'}\n")
     run = execution.execute(dispatch.trigger(job, trigger=Trigger.CLI, send=False).pk)
     assert run.status == Status.FAILED
-    assert run.error == execution.NUL_IN_RESULT
+    assert run.error == verdict.NUL_IN_RESULT
 
 
 def test_an_error_message_with_a_nul_character_is_stored(make_job):

@@ -12,6 +12,7 @@ from scripts_app.runs import dispatch
 from scripts_app.worker import execution, limits
 from scripts_app.worker.runner.process import ProcessOutcome
 from scripts_app.worker.runner.workspace import workspace
+from scripts_app.worker.verdict import judge
 
 
 def run_now(job):
@@ -147,5 +148,5 @@ def test_sigxcpu_without_a_cpu_limit_is_reported_as_the_signal(make_job, tmp_pat
     job = make_job()
     run = dispatch.trigger(job, trigger=Trigger.CLI, send=False)
     with workspace(tmp_path, prefix="j-") as ws:
-        verdict = execution.judge(ProcessOutcome(exit_code=-signal.SIGXCPU), ws, run)
+        verdict = judge(ProcessOutcome(exit_code=-signal.SIGXCPU), ws, run)
     assert verdict.error == "killed by SIGXCPU"

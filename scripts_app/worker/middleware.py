@@ -124,7 +124,7 @@ class ShutdownGrace(Middleware):
     def before_worker_shutdown(self, broker, worker):
         from django.conf import settings
 
-        from scripts_app.worker.execution import SHUTDOWN
+        from scripts_app.worker.shutdown import SHUTDOWN
 
         logger.info(
             "worker stopping: running scripts get %s s to finish", settings.PARSEQ_SHUTDOWN_GRACE
@@ -132,12 +132,12 @@ class ShutdownGrace(Middleware):
         SHUTDOWN.begin(settings.PARSEQ_SHUTDOWN_GRACE)
 
     def after_worker_boot(self, broker, worker):
-        from scripts_app.worker.execution import SHUTDOWN
+        from scripts_app.worker.shutdown import SHUTDOWN
 
         SHUTDOWN.reset()
 
     def after_worker_shutdown(self, broker, worker):
-        from scripts_app.worker.execution import SHUTDOWN
+        from scripts_app.worker.shutdown import SHUTDOWN
 
         SHUTDOWN.reset()  # the worker has stopped: nothing is left to wind down
 
@@ -190,8 +190,8 @@ class ForkServer(Middleware):
             zygote.disable()
 
     def after_worker_shutdown(self, broker, worker):
-        from scripts_app.worker.execution import WORKSPACES
         from scripts_app.worker.runner import zygote
+        from scripts_app.worker.steps import WORKSPACES
 
         zygote.disable()
         WORKSPACES.clear()  # atexit does not run in Dramatiq's worker processes
