@@ -5,7 +5,7 @@ runs the script: ``main(params)`` when the script defines one, else the file as
 ``__main__``. It reports the result and the error through files; the worker,
 not this process, decides and writes the run's final status. No Django here.
 
-The fork server (runner/zygote.py) imports this module once and calls
+The fork server (worker/runner/forkserver.py) imports this module once and calls
 ``run_script`` in each forked child, so keep the work done per run small.
 """
 

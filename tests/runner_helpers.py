@@ -31,8 +31,10 @@ def run_source(
     on_tick=None,
     tick: float = 0.2,
     fork_server: bool = False,
+    **spec_fields,
 ) -> tuple[ScriptOutcome, Workspace, bytes]:
-    """Run ``source`` as a script in a fresh workspace; returns (outcome, workspace, log)."""
+    """Run ``source`` as a script in a fresh workspace; returns (outcome, workspace, log).
+    ``spec_fields``: more ProcessSpec fields (``interpreter``, ``wrapper``)."""
     with workspace(tmp_path, prefix="t-") as ws:
         ws.script.write_text(textwrap.dedent(source))
         ws.params_file.write_text("{}")
@@ -45,6 +47,7 @@ def run_source(
             log_limit=log_limit,
             tick_seconds=tick,
             fork_server=fork_server,
+            **spec_fields,
         )
         outcome = run_process(spec, ws.log_file, on_tick=on_tick)
         log = ws.log_file.read_bytes()

@@ -158,7 +158,7 @@ def test_the_fork_server_imports_nothing_that_hooks_fork():
         "sys.argv = ['zygote', 'unused']\n"
         "import atexit\n"
         "from scripts_app import bootstrap, hardening, runtime\n"
-        "from scripts_app.worker.runner import zygote\n"
+        "from scripts_app.worker.runner import forkserver, zygote\n"
         "print(sorted({'threading', 'random', 'logging'} & set(sys.modules)))\n"
     )
     done = subprocess.run(

@@ -40,6 +40,11 @@ class ProcessSpec:
     # instead of starting a new one: the same isolation, a much faster start. Workers
     # turn it on for all their runs (zygote.enable(), PARSEQ_FORK_SERVER).
     fork_server: bool = False
+    # The Python that runs the script (a spawned one, or its fork server's).
+    interpreter: str = sys.executable
+    # A command the interpreter runs under (e.g. a sandbox: ("bwrap", …)). A wrapped run
+    # is always spawned: no fork server runs under a wrapper (yet).
+    wrapper: tuple[str, ...] = ()
 
 
 @dataclass
@@ -146,16 +151,16 @@ class SpawnedScript:
 
 
 def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | zygote.ZygoteProcess:
-    if spec.fork_server or zygote.enabled():
+    if not spec.wrapper and (spec.fork_server or zygote.enabled()):
         try:
-            server = zygote.for_env(spec.env)
+            server = zygote.for_env(spec.env, spec.interpreter)
             if server.accepts(spec.env):
                 return server.spawn(spec.script, spec.workdir, spec.env, lifeline_fd)
         except Exception as exc:  # the fork server failed: start this run the classic way
             logger.warning("fork server unavailable (%r); spawning the script", exc)
     env = {**spec.env, "PARSEQ_LIFELINE_FD": str(lifeline_fd)}
     popen = subprocess.Popen(
-        [sys.executable, "-u", "-m", "scripts_app.bootstrap", str(spec.script)],
+        [*spec.wrapper, spec.interpreter, "-u", "-m", "scripts_app.bootstrap", str(spec.script)],
         cwd=spec.workdir,
         env=env,
         stdin=subprocess.DEVNULL,

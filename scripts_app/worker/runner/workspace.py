@@ -113,7 +113,7 @@ class WorkspacePool:
     ext4 (each directory goes through the journal): as much as the rest of the
     worker's part of a no-op run. A workspace is kept for the next run only if
     no process of its run can still write to it — the caller says so by setting
-    ``reusable``, which the fork server proves (runner/zygote.py: nothing of the run
+    ``reusable``, which the fork server proves (runner/forkserver.py: nothing of the run
     is left among its adopted orphans); a process that escaped the run's group would
     otherwise write into the next run's files — and if the run left it exactly as
     it was handed out: the files Parseq writes removed, every folder empty, a real
