@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince, timeuntil
 
 from scripts_app.models import Status
@@ -98,3 +98,21 @@ def elapsed(execution) -> timedelta | None:
     if execution.started_at and not execution.finished_at:
         return timezone.now() - execution.started_at
     return execution.duration
+
+
+def fire_times(times: list) -> str:
+    """Planned fire times (``schedule.FireTime``) as a list, DST adjustments flagged."""
+    if not times:
+        return "none: the schedule has no future fire times"
+    rows = [
+        (
+            fire.at.strftime("%a %Y-%m-%d %H:%M %Z"),
+            fire.utc.strftime("%H:%M UTC"),
+            format_html(' <span class="parseq-dst">{}</span>', fire.note) if fire.note else "",
+        )
+        for fire in times
+    ]
+    return format_html(
+        '<ol class="parseq-fire-times">{}</ol>',
+        format_html_join("", "<li>{} <small>({})</small>{}</li>", rows),
+    )

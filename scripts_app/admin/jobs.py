@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from scripts_app import schedule
 from scripts_app.admin import display
 from scripts_app.admin.forms import JobAdminForm, RunParamsForm
 from scripts_app.errors import InvalidParams, JobNotRunnable
@@ -167,11 +168,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Schedule")
     def schedule(self, job):
-        if not job.has_schedule:
-            return "—"
-        from scripts_app import schedule
-
-        return schedule.describe(job)
+        return schedule.describe(job) if job.has_schedule else "—"
 
     @admin.display(description="Next run", ordering="next_run_at")
     def next_run(self, job):
@@ -324,8 +321,6 @@ class JobAdmin(admin.ModelAdmin):
     def schedule_summary(self, job):
         if not job.has_schedule:
             return "No schedule: runs start only by hand, HTTP, the API or the CLI."
-        from scripts_app import schedule
-
         words = schedule.describe(job)
         if not job.enabled:
             words = f"{words} (automatic runs are disabled)"
@@ -335,23 +330,7 @@ class JobAdmin(admin.ModelAdmin):
     def next_fire_times(self, job):
         if not job.has_schedule:
             return "—"
-        from scripts_app import schedule
-
-        times = schedule.upcoming(job, count=UPCOMING)
-        if not times:
-            return "none: the schedule has no future fire times"
-        rows = [
-            (
-                fire.at.strftime("%a %Y-%m-%d %H:%M %Z"),
-                fire.utc.strftime("%H:%M UTC"),
-                format_html(' <span class="parseq-dst">{}</span>', fire.note) if fire.note else "",
-            )
-            for fire in times
-        ]
-        return format_html(
-            '<ol class="parseq-fire-times">{}</ol>',
-            format_html_join("", "<li>{} <small>({})</small>{}</li>", rows),
-        )
+        return display.fire_times(schedule.upcoming(job, count=UPCOMING))
 
     def get_urls(self):
         urls = [
