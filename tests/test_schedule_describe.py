@@ -1,16 +1,11 @@
 """The schedule in words and the next fire times, as the admin shows them."""
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 
 from scripts_app.schedule import describe, upcoming
-
-
-def job(**fields):
-    base = {"cron": "", "timezone": "", "start_at": None, "repeat_every": None, "enabled": True}
-    return SimpleNamespace(**{**base, **fields})
+from tests.schedule_jobs import job
 
 
 @pytest.mark.parametrize(

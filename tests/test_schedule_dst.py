@@ -2,15 +2,10 @@
 after the gap. Pure functions, no database."""
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from scripts_app import schedule
-
-
-def job(**fields):
-    base = {"cron": "", "timezone": "", "start_at": None, "repeat_every": None, "enabled": True}
-    return SimpleNamespace(**{**base, **fields})
+from tests.schedule_jobs import job
 
 
 def local(fires, fmt="%m-%d %H:%M %Z"):

@@ -1,17 +1,12 @@
 """Which due slots run and which are recorded skipped: pure functions, no database."""
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 from scripts_app.schedule import due_slots, next_fire, plan
+from tests.schedule_jobs import job
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=60)
-
-
-def job(**fields):
-    base = {"cron": "", "timezone": "UTC", "start_at": None, "repeat_every": None}
-    return SimpleNamespace(**{**base, **fields})
 
 
 def minutes(*offsets):

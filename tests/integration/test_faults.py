@@ -6,7 +6,6 @@ Each script appends its pid to a counter file (``COUNTER_DIR/<slug>``), so
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -34,6 +33,8 @@ def main(data):
     if data.get("artifact"):
         out = pathlib.Path(os.environ["PARSEQ_OUTPUT_DIR"]) / "out.txt"
         out.write_text(data["artifact"])
+    if data.get("say"):
+        print(data["say"])
     return {"attempt": attempt}
 """
 
@@ -180,7 +181,7 @@ def test_sigterm_lets_short_runs_finish_stops_long_ones_after_the_grace_and_take
 
 def test_outputs_are_spooled_while_s3_is_unreachable_and_stored_once_it_is_back(stack, api):
     slug = counted_job(stack, api, "s3down")
-    started = api.trigger(slug, {"sleep": 2, "artifact": "kept safe"})
+    started = api.trigger(slug, {"sleep": 2, "artifact": "kept safe", "say": "spooled log"})
     wait_until(lambda: pids(stack, slug), 30, "the script to start")
 
     os.kill(stack.s3.process.pid, signal.SIGSTOP)  # the endpoint stops answering
@@ -200,4 +201,7 @@ def test_outputs_are_spooled_while_s3_is_unreachable_and_stored_once_it_is_back(
     assert [a["name"] for a in stored["artifacts"]] == ["out.txt"]
     download = api.get(f"/api/v1/executions/{started['id']}/artifacts/out.txt")
     assert download.content == b"kept safe"
-    assert json.loads(api.get(f"/api/v1/executions/{started['id']}/").text)["log_size"] >= 0
+    # The log went through the spool too: stored now, whole.
+    assert stored["log_size"] == len(b"spooled log\n")
+    log = api.get(f"/api/v1/executions/{started['id']}/log/", headers={"Accept": "text/plain"})
+    assert log.content == b"spooled log\n"
