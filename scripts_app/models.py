@@ -92,7 +92,7 @@ class Job(models.Model):
         max_length=100, default="default", validators=[validators.validate_queue_name]
     )
 
-    # Schedule (see services/schedule.py): cron, interval from start_at, or one-off at start_at.
+    # Schedule (see schedule/): cron, interval from start_at, or one-off at start_at.
     cron = models.CharField(max_length=120, blank=True, validators=[validators.validate_cron])
     timezone = models.CharField(
         max_length=64, blank=True, validators=[validators.validate_timezone]
@@ -318,7 +318,7 @@ class LogChunk(models.Model):
 class JobSecret(models.Model):
     """A named secret given to the job's script as an environment variable.
 
-    The value is encrypted at rest (services/secrets.py) and never shown again.
+    The value is encrypted at rest (jobs/secrets.py) and never shown again.
     """
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="secrets")

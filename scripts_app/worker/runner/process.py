@@ -36,7 +36,7 @@ class ProcessSpec:
     grace: float = 5.0
     log_limit: int = 10 * 1024 * 1024
     tick_seconds: float = 1.0
-    # Fork the script from a pre-started, pre-imported interpreter (runner/zygote.py)
+    # Fork the script from a pre-started, pre-imported interpreter (runner/forkserver.py)
     # instead of starting a new one: the same isolation, a much faster start. Workers
     # turn it on for all their runs (zygote.enable(), PARSEQ_FORK_SERVER).
     fork_server: bool = False
