@@ -12,6 +12,7 @@ from django.utils import timezone
 from scripts_app import validators
 from scripts_app.errors import InvalidParams
 from scripts_app.models import Execution, Job, Status, Trigger
+from scripts_app.observability import logs
 from scripts_app.services import files, scripts
 
 logger = logging.getLogger(__name__)
@@ -70,15 +71,23 @@ def trigger(
     if transaction.get_connection().in_atomic_block:
         with transaction.atomic():
             execution.save(force_insert=True)
+        _recorded(execution)
         if send:
             send_on_commit(execution)
         return execution
     if send:
         execution.sent_at = execution.created_at
     execution.save(force_insert=True)
+    _recorded(execution)
     if send:
         send_or_defer(execution.pk, execution.queue, stamped=True)
     return execution
+
+
+def _recorded(execution: Execution) -> None:
+    # With the request's request_id (bound by django-structlog): where a run's story starts.
+    extra = {**logs.run_fields(execution), "trigger": str(execution.trigger)}
+    logger.info("run %s of %s queued", execution.pk, execution.job.slug, extra=extra)
 
 
 def send_on_commit(execution: Execution) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 
 from django.core.management.base import BaseCommand
 
+from scripts_app.observability import heartbeat
 from scripts_app.services import scheduler
 
 logger = logging.getLogger("scripts_app.scheduler")
@@ -45,7 +45,7 @@ class Command(BaseCommand):
                 f"fired {fired.jobs} job(s): {fired.runs} run(s), {fired.skipped} skipped"
             )
             return
-        stop = threading.Event()
+        stop = heartbeat.BeatingEvent("scheduler")  # each pass of the loop beats
 
         def on_signal(signum, frame):
             logger.info(
@@ -56,5 +56,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         logger.info("scheduler started (poll %.1f s)", poll)
-        scheduler.run(stop, poll=poll, housekeeping=housekeeping)
+        try:
+            scheduler.run(stop, poll=poll, housekeeping=housekeeping)
+        finally:
+            stop.heartbeat.stop()
         logger.info("scheduler stopped")

@@ -1,0 +1,56 @@
+"""Rows the operations side keeps (imported by ``scripts_app.models``, so they belong to
+the ``scripts_app`` app and its migrations)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class RunTotal(models.Model):
+    """What the runs deleted so far (retention, job deletion) added to the metrics.
+
+    The finished-runs counter, the duration and fire-lag histograms and the e-mail
+    failures are derived from the executions table (see ``observability.tallies``);
+    when rows are deleted their share moves here in the same transaction, so a counter
+    never goes down. Keyed by job slug: a deleted job's counts stay, as a counter should.
+    """
+
+    job = models.CharField(max_length=100)
+    status = models.CharField(max_length=16)
+    runs = models.PositiveBigIntegerField(default=0)
+    # Cumulative bucket counts (Prometheus "le" buckets), the +Inf bucket last.
+    durations = models.JSONField(default=list)
+    duration_sum = models.FloatField(default=0)
+    lags = models.JSONField(default=list)
+    lag_sum = models.FloatField(default=0)
+    mail_failures = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "status"], name="one_run_total_per_status")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.status}: {self.runs}"
+
+
+class ProcessHeartbeat(models.Model):
+    """The last beat of a worker or scheduler process, for the metrics (which processes
+    are alive, on which hosts). Written at most every few seconds and best effort; the
+    ``healthcheck`` command reads the heartbeat *file* instead, which needs no database."""
+
+    host = models.CharField(max_length=255)
+    process = models.CharField(max_length=16)  # "worker" or "scheduler"
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["host", "process", "pid"], name="one_heartbeat_per_process"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.process} {self.host}:{self.pid}"
