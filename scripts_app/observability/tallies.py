@@ -66,7 +66,11 @@ def _histogram(prefix: str, value, bounds, where: Q) -> dict:
         f"{prefix}{i}": Count(ROW, filter=where & Q(**{f"{value}__lte": timedelta(seconds=b)}))
         for i, b in enumerate(bounds)
     }
-    return {**counts, f"{prefix}n": Count(ROW, filter=where), f"{prefix}sum": Sum(value, filter=where)}
+    return {
+        **counts,
+        f"{prefix}n": Count(ROW, filter=where),
+        f"{prefix}sum": Sum(value, filter=where),
+    }
 
 
 def _aggregates() -> dict:
