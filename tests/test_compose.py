@@ -107,3 +107,24 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_collects_static_files():
         assert (ROOT / copied).exists(), copied
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored
+
+
+def test_health_checks_use_the_probes_of_each_process(compose):
+    web = " ".join(compose["services"]["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/readyz" in web
+    for name, flag in (
+        ("worker", "--worker"),
+        ("worker-heavy", "--worker"),
+        ("scheduler", "--scheduler"),
+    ):
+        test = compose["services"][name]["healthcheck"]["test"]
+        assert test == ["CMD", "python", "manage.py", "healthcheck", flag], name
+
+
+def test_containers_log_json_lines():
+    assert re.search(r"^\s+PARSEQ_LOG_FORMAT=json", (ROOT / "Dockerfile").read_text(), re.M)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, service in parseq_services(compose).items():
+        assert service["environment"]["PARSEQ_LOG_FORMAT"] == "json", name
+    cmd = (ROOT / "Dockerfile").read_text().rsplit("CMD ", 1)[1]
+    assert "--config python:parseq.gunicorn" in cmd and "--access-logfile" not in cmd
