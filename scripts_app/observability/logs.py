@@ -12,6 +12,7 @@ No Django import here: the settings and gunicorn's config call ``logging_config`
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -55,7 +56,9 @@ def check(fmt: str, level: str) -> tuple[str, str]:
 
 
 def configure_structlog() -> None:
-    """structlog's own loggers hand their events to ``logging`` (one output, one format)."""
+    """structlog's own loggers hand their events to ``logging`` (one output, one format);
+    so do Python's warnings (logger ``py.warnings``), which would print plain text."""
+    logging.captureWarnings(True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
