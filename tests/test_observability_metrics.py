@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from scripts_app.models import Execution, Status, Trigger
-from scripts_app.services import dispatch, execution, removal, retention
+from scripts_app.models import Execution, NotifyOn, Status, Trigger
+from scripts_app.observability import tallies
+from scripts_app.observability.models import MetricsState, RunTotal
+from scripts_app.services import dispatch, execution, notify, removal, retention
 
 TOKEN = "scrape-token-for-tests"
 
@@ -90,7 +92,7 @@ def test_queue_gauges_count_waiting_and_running_runs_and_the_oldest_age(
     assert 300 <= age < 400
 
 
-def test_fire_lag_and_email_failures_are_read_from_the_runs(metrics_on, client, make_job):
+def test_fire_lag_is_read_from_the_scheduled_runs(metrics_on, client, make_job):
     job = make_job(slug="scheduled")
     slot = timezone.now() - timedelta(minutes=1)
     fired = dispatch.trigger(job, trigger=Trigger.SCHEDULE, scheduled_for=slot, send=False)
@@ -101,12 +103,6 @@ def test_fire_lag_and_email_failures_are_read_from_the_runs(metrics_on, client, 
         status=Status.SKIPPED,
         scheduled_for=slot - timedelta(hours=1),
     )  # a missed slot fired nothing: no lag
-    Execution.objects.create(
-        job=job, trigger=Trigger.API, status=Status.FAILED, notify_attempts=3
-    )  # three failed mails
-    Execution.objects.create(
-        job=job, trigger=Trigger.API, status=Status.FAILED, notify_attempts=2, notified_at=slot
-    )  # one failed, then sent
 
     samples = scrape(client)
 
@@ -114,22 +110,55 @@ def test_fire_lag_and_email_failures_are_read_from_the_runs(metrics_on, client, 
     assert value(samples, "parseq_scheduler_fire_lag_seconds_sum") == pytest.approx(2.0)
     assert value(samples, "parseq_scheduler_fire_lag_seconds_bucket", le="1.0") == 0
     assert value(samples, "parseq_scheduler_fire_lag_seconds_bucket", le="2.5") == 1
-    assert value(samples, "parseq_email_failures_total") == 4
+
+
+def test_each_run_email_that_fails_is_counted(metrics_on, client, make_job, smtp_server):
+    metrics_on.ADMINS = [("Ops", "ops@example.com")]
+    smtp_server.stop()  # the mail server is down: the run's mail fails, twice
+    failed = run(make_job(SCRIPT, slug="mailed", notify_on=NotifyOn.FAILURE), ok=False)
+    notify.notify(Execution.objects.select_related("job").get(pk=failed.pk))
+    assert value(scrape(client), "parseq_email_failures_total") == 2
+    smtp_server.start()
+    assert notify.notify(Execution.objects.select_related("job").get(pk=failed.pk))
+    assert value(scrape(client), "parseq_email_failures_total") == 2
+
+
+def test_settled_runs_are_folded_into_totals_and_counted_once(metrics_on, client, make_job):
+    job = make_job(SCRIPT, slug="settled")
+    old = run(job)
+    hours_ago = timezone.now() - timedelta(hours=2)
+    Execution.objects.filter(pk=old.pk).update(
+        created_at=hours_ago, started_at=hours_ago, finished_at=hours_ago + timedelta(seconds=3)
+    )
+    first = scrape(client)  # folds the settled run into RunTotal
+    assert RunTotal.objects.get(job="settled", status="succeeded").runs == 1
+    assert MetricsState.objects.get().folded_before < timezone.now() - tallies.settle()
+    run(job)  # a live one, after the mark
+    second = scrape(client)
+
+    finished = "parseq_runs_finished_total"
+    assert value(first, finished, job="settled", status="succeeded") == 1
+    assert value(second, finished, job="settled", status="succeeded") == 2
+    assert value(second, "parseq_run_duration_seconds_sum", job="settled") >= 3
 
 
 def test_counters_never_go_down_when_runs_are_purged_or_their_job_deleted(
     metrics_on, client, make_job
 ):
     job = make_job(SCRIPT, slug="purged")
-    for ok in (True, True, False):
+    for ok in (True, True, False, True):
         run(job, ok=ok)
-    Execution.objects.filter(job=job).update(notify_attempts=1)
-    before = scrape(client)
+    settled = Execution.objects.filter(job=job, status=Status.SUCCEEDED).order_by("pk")[:1]
+    long_ago = timezone.now() - timedelta(days=40)
+    Execution.objects.filter(pk__in=list(settled.values_list("pk", flat=True))).update(
+        created_at=long_ago, started_at=long_ago, finished_at=long_ago
+    )
+    before = scrape(client)  # one run folded into the totals, three live
 
     Execution.objects.filter(job=job, status=Status.SUCCEEDED).update(
         created_at=timezone.now() - timedelta(days=40)
     )
-    assert retention.purge_older_than(timedelta(days=30)) == 2
+    assert retention.purge_older_than(timedelta(days=30)) == 3  # the folded one and two live
     after_purge = scrape(client)
     removal.delete_job(job)
     after_delete = scrape(client)
@@ -139,11 +168,11 @@ def test_counters_never_go_down_when_runs_are_purged_or_their_job_deleted(
         "parseq_run_duration_seconds_count",
         "parseq_run_duration_seconds_sum",
         "parseq_run_duration_seconds_bucket",
-        "parseq_email_failures_total",
     ):
         assert after_purge[name] == before[name], name
         assert after_delete[name] == before[name], name
-    assert value(after_delete, "parseq_runs_finished_total", job="purged", status="succeeded") == 2
+    assert value(after_delete, "parseq_runs_finished_total", job="purged", status="succeeded") == 3
+    assert value(after_delete, "parseq_runs_finished_total", job="purged", status="failed") == 1
 
 
 def test_metrics_are_off_unless_enabled(settings, client):

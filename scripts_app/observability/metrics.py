@@ -4,10 +4,11 @@ Names (PLAN.md; the Grafana dashboard uses them):
   parseq_runs_finished_total{job,status}         counter    (observability.tallies)
   parseq_run_duration_seconds{job}               histogram  started → finished
   parseq_scheduler_fire_lag_seconds              histogram  slot → run recorded
-  parseq_email_failures_total                    counter    failed run e-mails
+  parseq_email_failures_total                    counter    failed run e-mails (as they fail)
   parseq_runs_queued{queue}, parseq_runs_running{queue}     gauges
   parseq_oldest_queued_run_age_seconds{queue}    gauge
   parseq_worker_heartbeat_timestamp_seconds{host,process}   gauge (last hour's beats)
+Counters and histograms: totals of settled runs plus the few runs since (``tallies``).
 The gauges come from one index-only query of the small partial index
 ``exec_active_idx`` (queued and running rows only); BENCHMARKS.md has the plans.
 Each worker exports Dramatiq's own metrics on its own port (``worker_metrics``).
@@ -42,7 +43,7 @@ def _buckets(bounds, counts: list[int]) -> list[tuple[str, int]]:
     ]
 
 
-def run_metrics(snapshot: dict[tallies.Key, tallies.Tally]) -> list[Metric]:
+def run_metrics(snapshot: tallies.Snapshot) -> list[Metric]:
     finished = CounterMetricFamily(
         "parseq_runs_finished", "Runs that reached a final status.", labels=["job", "status"]
     )
@@ -56,7 +57,7 @@ def run_metrics(snapshot: dict[tallies.Key, tallies.Tally]) -> list[Metric]:
     mail = CounterMetricFamily("parseq_email_failures", "Run e-mails that could not be sent.")
     by_job: dict[str, tallies.Tally] = defaultdict(tallies.Tally)
     overall = tallies.Tally()
-    for (job, status), tally in sorted(snapshot.items()):
+    for (job, status), tally in sorted(snapshot.tallies.items()):
         if tally.runs:
             finished.add_metric([job, status], tally.runs)
         by_job[job].add(tally)
@@ -66,7 +67,7 @@ def run_metrics(snapshot: dict[tallies.Key, tallies.Tally]) -> list[Metric]:
             buckets = _buckets(tallies.DURATION_BUCKETS, tally.durations)
             durations.add_metric([job], buckets, tally.duration_sum)
     lag.add_metric([], _buckets(tallies.LAG_BUCKETS, overall.lags), overall.lag_sum)
-    mail.add_metric([], overall.mail_failures)
+    mail.add_metric([], snapshot.mail_failures)
     return [finished, durations, lag, mail]
 
 

@@ -7,13 +7,9 @@ from django.db import models
 
 
 class RunTotal(models.Model):
-    """What the runs deleted so far (retention, job deletion) added to the metrics.
-
-    The finished-runs counter, the duration and fire-lag histograms and the e-mail
-    failures are derived from the executions table (see ``observability.tallies``);
-    when rows are deleted their share moves here in the same transaction, so a counter
-    never goes down. Keyed by job slug: a deleted job's counts stay, as a counter should.
-    """
+    """The metrics share of runs folded so far (see ``observability.tallies``): runs that
+    finished, and scheduled runs recorded, before ``MetricsState.folded_before``. Keyed by
+    job slug: a deleted job's counts stay, as a counter's should."""
 
     job = models.CharField(max_length=100)
     status = models.CharField(max_length=16)
@@ -23,7 +19,6 @@ class RunTotal(models.Model):
     duration_sum = models.FloatField(default=0)
     lags = models.JSONField(default=list)
     lag_sum = models.FloatField(default=0)
-    mail_failures = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -32,6 +27,17 @@ class RunTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.status}: {self.runs}"
+
+
+class MetricsState(models.Model):
+    """One row: up to when runs are folded into RunTotal, and the e-mail failure counter.
+    Every change of the totals takes this row's lock, so a scrape reads them consistently."""
+
+    folded_before = models.DateTimeField(null=True, blank=True)
+    mail_failures = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"folded before {self.folded_before}"
 
 
 class ProcessHeartbeat(models.Model):

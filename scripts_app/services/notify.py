@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from scripts_app.models import Execution, Job, NotifyOn, Status
+from scripts_app.observability import tallies
 from scripts_app.services import secrets
 from scripts_app.services.masking import Masker
 
@@ -159,6 +160,7 @@ def notify(execution: Execution) -> bool:
         logger.warning(
             "mail for execution %s failed (attempt %s): %s", execution.pk, attempts + 1, exc
         )
+        tallies.count_mail_failure()  # parseq_email_failures_total
         return False
     now = timezone.now()
     Execution.objects.filter(pk=execution.pk).update(notified_at=now)
