@@ -21,17 +21,20 @@ happen (``count_mail_failure``): a run's ``notify_attempts`` keep changing after
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from scripts_app.models import FINAL_STATUSES, Execution, Job, Status, Trigger
 from scripts_app.observability.models import MetricsState, RunTotal
+
+logger = logging.getLogger(__name__)
 
 # PLAN.md's buckets for run durations; fire lag is mostly sub-second, sometimes minutes.
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -196,7 +199,11 @@ def snapshot() -> Snapshot:
 
 
 def count_mail_failure() -> None:
-    """A run e-mail could not be sent (counted where it happens: notify)."""
-    with transaction.atomic():
-        state = _locked_state()
-        MetricsState.objects.filter(pk=state.pk).update(mail_failures=F("mail_failures") + 1)
+    """A run e-mail could not be sent (counted where it happens: notify). Never raises:
+    the caller is handling a failure already."""
+    try:
+        with transaction.atomic():
+            state = _locked_state()
+            MetricsState.objects.filter(pk=state.pk).update(mail_failures=F("mail_failures") + 1)
+    except DatabaseError as exc:
+        logger.warning("e-mail failure not counted: %s", exc)
