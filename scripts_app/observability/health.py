@@ -34,11 +34,11 @@ def migrations() -> str | None:
         plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError as exc:
         connection.close()
-        return f"not checked: {exc}".strip()
+        return f"not checked: {exc}".strip()  # the answer shows "not checked"
     if plan:
         names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan[:3])
         more = f" and {len(plan) - 3} more" if len(plan) > 3 else ""
-        return f"{len(plan)} unapplied ({names}{more}): run manage.py migrate"
+        return f"{len(plan)} unapplied, run manage.py migrate: {names}{more}"
     _migrated = True
     return None
 

@@ -32,11 +32,14 @@ def readyz(request: HttpRequest) -> HttpResponse:
     global _last_ready
     checks = health.readiness()
     ready = all(state == "ok" for state in checks.values())
-    if ready != _last_ready:  # log changes, not every probe
+    if ready != _last_ready:  # log changes (with the errors' details), not every probe
         level = logging.INFO if ready else logging.WARNING
         logger.log(level, "readiness: %s", "ready" if ready else "not ready", extra=checks)
         _last_ready = ready
-    body = {"status": "ready" if ready else "unavailable", "checks": checks}
+    # The answer may reach the internet (through the ingress): the part and what is wrong
+    # with it, not the error's text (host names, addresses) — that is in the log line.
+    public = {name: state.split(":", 1)[0] for name, state in checks.items()}
+    body = {"status": "ready" if ready else "unavailable", "checks": public}
     return JsonResponse(body, status=200 if ready else 503)
 
 
