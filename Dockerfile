@@ -14,6 +14,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=parseq.settings \
     PARSEQ_DATA_DIR=/var/lib/parseq \
     STATIC_ROOT=/app/staticfiles \
+    PARSEQ_LOG_FORMAT=json \
     PORT=8000
 RUN groupadd --system --gid 10001 parseq \
     && useradd --system --uid 10001 --gid parseq --home-dir /var/lib/parseq --no-create-home parseq \
@@ -27,5 +28,6 @@ RUN DEBUG=1 python manage.py collectstatic --no-input -v0
 USER parseq
 VOLUME ["/var/lib/parseq"]
 EXPOSE 8000
-# Health checks are per service in docker-compose.yml (web answers HTTP; workers do not).
-CMD ["sh", "-c", "exec gunicorn parseq.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --threads 4 --access-logfile - --graceful-timeout 30"]
+# Health checks are per service in docker-compose.yml: GET /readyz for web,
+# `manage.py healthcheck --worker|--scheduler` for the others. Logs are JSON lines.
+CMD ["sh", "-c", "exec gunicorn parseq.wsgi:application --config python:parseq.gunicorn --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --threads 4 --graceful-timeout 30"]

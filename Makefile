@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The Yandex Cloud Pulumi program has a virtualenv of its own (Pulumi.yaml); its tests use it.
+DEPLOY_VENV := deploy/yandex-cloud/venv
 PORT ?= 8000
 # make run uses the embedded defaults; DEBUG=1 there so no SECRET_KEY is needed.
 RUN_ENV := DEBUG=$${DEBUG:-1}
@@ -18,6 +20,11 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.run-installed
 
+$(DEPLOY_VENV)/.installed: deploy/yandex-cloud/requirements.txt
+	test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check -r deploy/yandex-cloud/requirements.txt
+	touch $@
+
 run: $(VENV)/.run-installed
 	$(RUN_ENV) $(PY) manage.py migrate --no-input
 	$(RUN_ENV) $(PY) manage.py collectstatic --no-input -v0
@@ -25,7 +32,7 @@ run: $(VENV)/.run-installed
 	$(RUN_ENV) $(PY) manage.py loaddemo
 	$(RUN_ENV) PORT=$(PORT) exec $(PY) manage.py runall
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed $(DEPLOY_VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest
@@ -43,4 +50,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) $(DEPLOY_VENV) var staticfiles

@@ -7,6 +7,7 @@ with a silently wrong setting.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -75,6 +76,21 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(
+    name: str, default: list[str]
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated IP addresses or networks (``10.0.0.0/8,127.0.0.1``)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            ) from None
+    return networks
 
 
 def database_from_url(url: str) -> dict:

@@ -16,10 +16,12 @@ from parseq.env import (
     env_choice,
     env_int,
     env_list,
+    env_networks,
     env_str,
     env_url,
     sqlite_database,
 )
+from scripts_app.observability import logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("PARSEQ_DATA_DIR", str(BASE_DIR / "var")))
@@ -50,16 +52,20 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "django_structlog",
     "scripts_app",
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz, /metrics: before the host check (probes come from pod IPs).
+    "scripts_app.observability.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",  # request_id on every request line
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -144,9 +150,25 @@ STORAGES = {
 # Serve downloads from S3 as a redirect to a presigned URL (False: stream through Django).
 PARSEQ_DOWNLOAD_REDIRECT = env_bool("PARSEQ_DOWNLOAD_REDIRECT", True)
 
+# --- Operations: logs, metrics, heartbeats (README "Operating Parseq") ------
+PARSEQ_LOG_FORMAT = env_choice("PARSEQ_LOG_FORMAT", ("console", "json"), "console")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+try:
+    LOGGING = logs.logging_config(PARSEQ_LOG_FORMAT, LOG_LEVEL)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+# GET /metrics: off unless PARSEQ_METRICS=1; open to the bearer token or these addresses.
+PARSEQ_METRICS = env_bool("PARSEQ_METRICS", False)
+PARSEQ_METRICS_TOKEN = env_str("PARSEQ_METRICS_TOKEN")
+PARSEQ_METRICS_ALLOW = env_networks("PARSEQ_METRICS_ALLOW", ["127.0.0.1", "::1"])
+# Each worker host serves Dramatiq's metrics here (with PARSEQ_METRICS=1; 0 = not at all).
+PARSEQ_WORKER_METRICS_PORT = env_int("PARSEQ_WORKER_METRICS_PORT", 9191, minimum=0)
+PARSEQ_HEARTBEAT_DIR = DATA_DIR / "heartbeats"
+
 # --- Broker (Dramatiq) ----------------------------------------------------
 PARSEQ_BROKER_URL = env_url("PARSEQ_BROKER_URL", ("amqp", "amqps"))
 _WORKER_MIDDLEWARE = [
+    "scripts_app.observability.context.RunLogContext",
     "dramatiq.middleware.AgeLimit",
     "dramatiq.middleware.ShutdownNotifications",
     "dramatiq.middleware.Callbacks",
@@ -156,7 +178,10 @@ _WORKER_MIDDLEWARE = [
     "scripts_app.worker.middleware.ShutdownGrace",
     "scripts_app.worker.middleware.SpoolUploader",
     "scripts_app.worker.middleware.ForkServer",
+    "scripts_app.observability.heartbeat.WorkerHeartbeat",
 ]
+if PARSEQ_METRICS and PARSEQ_WORKER_METRICS_PORT:
+    _WORKER_MIDDLEWARE.append("scripts_app.observability.worker_metrics.WorkerMetrics")
 if PARSEQ_BROKER_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
@@ -272,12 +297,3 @@ PARSEQ_RESEND_SENT_AFTER_SECONDS = env_int("PARSEQ_RESEND_SENT_AFTER_SECONDS", 6
 PARSEQ_FORK_SERVER = env_bool("PARSEQ_FORK_SERVER", True)
 # Mark Parseq processes non-dumpable so scripts cannot read their /proc/<pid>/environ.
 PARSEQ_HIDE_PROCESS_ENV = env_bool("PARSEQ_HIDE_PROCESS_ENV", True)
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"pika": {"level": "WARNING"}, "botocore": {"level": "WARNING"}},
-}

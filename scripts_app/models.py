@@ -254,6 +254,18 @@ class Execution(models.Model):
             models.Index(fields=["job", "-created_at", "-id"], name="exec_job_idx"),
             models.Index(fields=["status", "created_at"], name="exec_status_idx"),
             models.Index(fields=["-created_at", "-id"], name="exec_newest_idx"),
+            # /metrics: runs finished since the last fold (observability/tallies.py) ...
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(finished_at__isnull=False),
+                name="exec_finished_idx",
+            ),
+            # ... and the queue gauges, from a small index of the unfinished runs only.
+            models.Index(
+                fields=["status", "queue", "created_at"],
+                condition=Q(status__in=[Status.QUEUED, Status.RUNNING]),
+                name="exec_active_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -333,3 +345,10 @@ class JobSecret(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+from scripts_app.models_operations import (  # noqa: E402,F401
+    MetricsState,
+    ProcessHeartbeat,
+    RunTotal,
+)

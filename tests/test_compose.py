@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import ast
-import os
 import re
-import shutil
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
-from django.core.management import get_commands, load_command_class
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV_READERS = {"env_str", "env_bool", "env_int", "env_list", "env_choice", "env_url", "get"}
+from tests.deploy_helpers import ROOT, check_command, check_gunicorn, unread_variables
+
 PARSEQ_SERVICES = ("migrate", "web", "worker", "worker-heavy", "scheduler")
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-
-
-def variables_the_settings_read() -> set[str]:
-    """Every NAME in env_*("NAME", …) / os.environ.get("NAME") of parseq/settings.py and env.py."""
-    names = set()
-    for module in ("settings.py", "env.py"):
-        tree = ast.parse((ROOT / "parseq" / module).read_text())
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and getattr(node.func, "id", getattr(node.func, "attr", None)) in ENV_READERS
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                names.add(node.args[0].value)
-    return names
 
 
 def parseq_services(compose: dict) -> dict[str, dict]:
@@ -55,10 +32,9 @@ def test_it_runs_the_whole_production_stack(compose):
 
 
 def test_every_variable_it_gives_parseq_is_one_the_settings_read(compose):
-    read = variables_the_settings_read()
     for name, service in parseq_services(compose).items():
-        unknown = set(service["environment"]) - read
-        assert not unknown, f"{name} sets variables no setting reads: {sorted(unknown)}"
+        unknown = unread_variables(service["environment"])
+        assert not unknown, f"{name} sets variables no setting reads: {unknown}"
 
 
 def test_it_points_parseq_at_postgres_rabbitmq_and_minio(compose):
@@ -80,34 +56,16 @@ def test_it_points_parseq_at_postgres_rabbitmq_and_minio(compose):
     )
 
 
-def test_every_manage_py_command_it_runs_exists_and_takes_those_arguments(compose):
-    commands = get_commands()
-    for name, service in parseq_services(compose).items():
-        argv = service["command"]
-        if argv[:2] != ["python", "manage.py"]:
-            continue
-        command, args = argv[2], argv[3:]
-        assert command in commands, f"{name} runs manage.py {command}, which does not exist"
-        parser = load_command_class(commands[command], command).create_parser("manage.py", command)
-        parser.parse_args(args)  # exits (fails the test) on an unknown option
-        for probe in (service.get("healthcheck") or {}).get("test", [])[3:4]:
-            assert probe in commands
+def test_every_command_it_runs_exists_and_takes_those_arguments(compose):
+    for service in parseq_services(compose).values():
+        check_command(service["command"])
+        probe = (service.get("healthcheck") or {}).get("test", [])
+        if probe[1:3] == ["python", "manage.py"]:
+            check_command(probe[1:])
 
 
 def test_the_web_server_is_gunicorn_serving_the_wsgi_application(compose):
-    argv = compose["services"]["web"]["command"]
-    assert argv[0] == "gunicorn"
-    assert shutil.which("gunicorn", path=os.path.dirname(sys.executable)), "gunicorn not installed"
-    module, _, attribute = argv[1].partition(":")
-    source = ROOT / (module.replace(".", "/") + ".py")
-    assigned = {
-        target.id
-        for node in ast.walk(ast.parse(source.read_text()))
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-    assert attribute in assigned, f"{source} defines no {attribute}"
+    check_gunicorn(compose["services"]["web"]["command"])
 
 
 def test_workers_scale_and_the_heavy_pool_consumes_only_its_queue(compose):
@@ -149,3 +107,24 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_collects_static_files():
         assert (ROOT / copied).exists(), copied
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored
+
+
+def test_health_checks_use_the_probes_of_each_process(compose):
+    web = " ".join(compose["services"]["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/readyz" in web
+    for name, flag in (
+        ("worker", "--worker"),
+        ("worker-heavy", "--worker"),
+        ("scheduler", "--scheduler"),
+    ):
+        test = compose["services"][name]["healthcheck"]["test"]
+        assert test == ["CMD", "python", "manage.py", "healthcheck", flag], name
+
+
+def test_containers_log_json_lines():
+    assert re.search(r"^\s+PARSEQ_LOG_FORMAT=json", (ROOT / "Dockerfile").read_text(), re.M)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, service in parseq_services(compose).items():
+        assert service["environment"]["PARSEQ_LOG_FORMAT"] == "json", name
+    cmd = (ROOT / "Dockerfile").read_text().rsplit("CMD ", 1)[1]
+    assert "--config python:parseq.gunicorn" in cmd and "--access-logfile" not in cmd

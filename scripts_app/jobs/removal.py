@@ -17,6 +17,7 @@ from django.db import transaction
 
 from scripts_app.errors import JobBusy
 from scripts_app.models import ACTIVE_STATUSES, Artifact, Execution, Job, ScriptVersion
+from scripts_app.observability import tallies
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def delete_job(job: Job) -> None:
         )
     names = stored_names(locked)
     # Runs first: they PROTECT the script versions that the job's own delete cascades to.
+    tallies.fold(Execution.objects.filter(job=locked))  # its runs still count in the metrics
     Execution.objects.filter(job=locked).delete()
     locked.delete()
     transaction.on_commit(lambda: _delete_files(names))

@@ -13,6 +13,7 @@ from scripts_app.errors import InvalidParams
 from scripts_app.files import storage_api
 from scripts_app.jobs import versions
 from scripts_app.models import Execution, Job, Trigger
+from scripts_app.observability import logs
 from scripts_app.runs import records, sending
 
 logger = logging.getLogger(__name__)
@@ -68,12 +69,20 @@ def trigger(
     if transaction.get_connection().in_atomic_block:
         with transaction.atomic():
             execution.save(force_insert=True)
+        _recorded(execution)
         if send:
             sending.send_on_commit([(execution.pk, execution.queue)])
         return execution
     if send:
         execution.sent_at = execution.created_at
     execution.save(force_insert=True)
+    _recorded(execution)
     if send:
         sending.send([(execution.pk, execution.queue)], stamped=True)
     return execution
+
+
+def _recorded(execution: Execution) -> None:
+    # With the request's request_id (bound by django-structlog): where a run's story starts.
+    extra = {**logs.run_fields(execution), "trigger": str(execution.trigger)}
+    logger.info("run %s of %s queued", execution.pk, execution.job.slug, extra=extra)

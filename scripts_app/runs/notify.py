@@ -24,6 +24,7 @@ from scripts_app.errors import SecretUnreadable
 from scripts_app.jobs import secrets
 from scripts_app.jobs.masking import Masker
 from scripts_app.models import Execution, Job, NotifyOn, Status
+from scripts_app.observability import tallies
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ def notify(execution: Execution) -> bool:
         logger.warning(
             "mail for execution %s failed (attempt %s): %s", execution.pk, attempts + 1, exc
         )
+        tallies.count_mail_failure()  # parseq_email_failures_total
         return False
     now = timezone.now()
     Execution.objects.filter(pk=execution.pk).update(notified_at=now)

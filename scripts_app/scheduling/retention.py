@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from scripts_app.models import FINAL_STATUSES, Artifact, Execution
+from scripts_app.observability import tallies
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def delete_executions(queryset: QuerySet[Execution], batch_size: int = BATCH) ->
         names = [n for n in Execution.objects.filter(pk__in=ids).values_list("log", flat=True) if n]
         names += list(Artifact.objects.filter(execution_id__in=ids).values_list("file", flat=True))
         with transaction.atomic():
+            tallies.fold(Execution.objects.filter(pk__in=ids))  # counters never go down
             count, _ = Execution.objects.filter(pk__in=ids).delete()
         # Files go after the rows: a crash in between leaves stray files, never a
         # run whose log or artifacts are missing.

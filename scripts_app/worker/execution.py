@@ -18,6 +18,7 @@ from django.utils import timezone
 from scripts_app.errors import SecretUnreadable
 from scripts_app.jobs import masking, secrets
 from scripts_app.models import Execution, Job, JobSecret, Status
+from scripts_app.observability import logs
 from scripts_app.runs import concurrency, dispatch, followups, sending, state
 from scripts_app.runs.prepared import PreparedQuery
 from scripts_app.worker import limits, steps
@@ -77,7 +78,10 @@ _RUN_QUERY = PreparedQuery(_run_with_all_it_needs)
 
 
 def _fetch(execution_id: int) -> Execution | None:
-    return _RUN_QUERY.first(execution_id)
+    execution = _RUN_QUERY.first(execution_id)
+    if execution is not None:
+        logs.bind_run(execution)  # this thread's log lines now carry execution_id and job
+    return execution
 
 
 def trigger_here(job: Job, *, params: Any, trigger: str) -> tuple[Execution, bool]:

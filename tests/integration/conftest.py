@@ -26,6 +26,7 @@ from tests.services.rabbitmq import RabbitMQServer
 from tests.services.s3 import S3Server
 
 HEARTBEAT_SECONDS = 1
+METRICS_TOKEN = "integration-metrics-token"
 SHUTDOWN_GRACE = 3
 
 
@@ -55,7 +56,14 @@ class Stack:
         return result.stdout
 
     def new_worker(self, name: str, *args: str, **env: str) -> Service:
-        worker_env = {**self.env, "PARSEQ_DATA_DIR": str(self.base / name), **env}
+        worker_env = {
+            **self.env,
+            "PARSEQ_DATA_DIR": str(self.base / name),
+            # Dramatiq's metrics: a port and a multiprocess folder of each worker's own.
+            "PARSEQ_WORKER_METRICS_PORT": str(free_port()),
+            "dramatiq_prom_db": str(self.base / name / "prometheus"),
+            **env,
+        }
         argv = [
             sys.executable,
             "manage.py",
@@ -112,6 +120,9 @@ def stack(rabbitmq, s3_server, postgres_server):
         "PARSEQ_DB_RETRY_SECONDS": "60",
         "PARSEQ_TRIGGER_THROTTLE": "100000/min",
         "LOG_LEVEL": "INFO",
+        "PARSEQ_LOG_FORMAT": "json",
+        "PARSEQ_METRICS": "1",
+        "PARSEQ_METRICS_TOKEN": METRICS_TOKEN,
     }
     run = {"cwd": ROOT, "env": env, "capture_output": True, "text": True, "timeout": 180}
     result = subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], **run)
@@ -136,6 +147,8 @@ def stack(rabbitmq, s3_server, postgres_server):
         [
             str(BIN / "gunicorn"),
             "parseq.wsgi:application",
+            "--config",
+            "python:parseq.gunicorn",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

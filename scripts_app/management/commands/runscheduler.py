@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from scripts_app.observability import heartbeat
 from scripts_app.scheduling import loop
 
 logger = logging.getLogger("scripts_app.scheduler")
@@ -41,7 +41,7 @@ class Command(BaseCommand):
         if once:
             self.once()
             return
-        stop = threading.Event()
+        stop = heartbeat.BeatingEvent("scheduler")  # each pass of the loop beats
 
         def on_signal(signum, frame):
             logger.info(
@@ -52,7 +52,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         logger.info("scheduler started (poll %.1f s)", poll)
-        loop.run(stop, poll=poll, housekeeping=housekeeping)
+        try:
+            loop.run(stop, poll=poll, housekeeping=housekeeping)
+        finally:
+            stop.heartbeat.stop()
         logger.info("scheduler stopped")
 
     def once(self) -> None:
