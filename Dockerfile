@@ -23,8 +23,9 @@ RUN groupadd --system --gid 10001 parseq \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=root:root . /app
-# Static files are collected at build time and served by whitenoise from gunicorn.
-RUN DEBUG=1 python manage.py collectstatic --no-input -v0
+# Static files are collected at build time and served by whitenoise from gunicorn. The
+# SECRET_KEY only lets the settings load (no key is generated into the image's data dir).
+RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input -v0
 USER parseq
 VOLUME ["/var/lib/parseq"]
 EXPOSE 8000

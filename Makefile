@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 # The Yandex Cloud Pulumi program has a virtualenv of its own (Pulumi.yaml); its tests use it.
 DEPLOY_VENV := deploy/yandex-cloud/venv
 PORT ?= 8000
-# make run uses the embedded defaults; DEBUG=1 there so no SECRET_KEY is needed.
-RUN_ENV := DEBUG=$${DEBUG:-1}
+# make run uses the embedded defaults: no DEBUG, and the keys are generated under var/
+# on the first start (parseq/embedded.py), so no SECRET_KEY is needed either.
 
 .PHONY: run test lint format bench clean
 
@@ -26,11 +26,11 @@ $(DEPLOY_VENV)/.installed: deploy/yandex-cloud/requirements.txt
 	touch $@
 
 run: $(VENV)/.run-installed
-	$(RUN_ENV) $(PY) manage.py migrate --no-input
-	$(RUN_ENV) $(PY) manage.py collectstatic --no-input -v0
-	$(RUN_ENV) $(PY) manage.py ensureadmin
-	$(RUN_ENV) $(PY) manage.py loaddemo
-	$(RUN_ENV) PORT=$(PORT) exec $(PY) manage.py runall
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input -v0
+	$(PY) manage.py ensureadmin
+	$(PY) manage.py loaddemo
+	PORT=$(PORT) exec $(PY) manage.py runall
 
 test: $(VENV)/.dev-installed $(DEPLOY_VENV)/.installed
 	$(VENV)/bin/ruff check .

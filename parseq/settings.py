@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from parseq import embedded
 from parseq.env import (
     database_from_url,
     env_bool,
@@ -21,17 +22,25 @@ from parseq.env import (
     env_url,
     sqlite_database,
 )
+from scripts_app.jobs.keys import derived_key
 from scripts_app.observability import logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("PARSEQ_DATA_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
+DATABASE_URL = env_str("DATABASE_URL")
+# Embedded defaults (no DATABASE_URL): keys are generated on the first start and kept in
+# DATA_DIR (parseq/embedded.py). A production database needs SECRET_KEY from outside.
 SECRET_KEY = env_str("SECRET_KEY")
+EMBEDDED_KEYS = not SECRET_KEY and not DATABASE_URL
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "insecure-dev-only-key-set-SECRET_KEY-in-production"
+    if DATABASE_URL:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DATABASE_URL is set (only the embedded defaults "
+            "generate one, under PARSEQ_DATA_DIR)"
+        )
+    SECRET_KEY = embedded.kept_key(DATA_DIR / embedded.SECRET_KEY_FILE, embedded.new_secret_key)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Public base URL used in e-mails and API "url" fields when no request is at hand.
@@ -90,7 +99,6 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
-DATABASE_URL = env_str("DATABASE_URL")
 if not DATABASE_URL:
     DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite needs its folder
 DATABASES = {
@@ -254,7 +262,16 @@ PARSEQ_MEMORY_LIMIT_MB = env_int("PARSEQ_MEMORY_LIMIT_MB", 2048, minimum=0)
 PARSEQ_CPU_LIMIT_SECONDS = env_int("PARSEQ_CPU_LIMIT_SECONDS", 3600, minimum=0)
 PARSEQ_OUTPUT_LIMIT_BYTES = env_int("PARSEQ_OUTPUT_LIMIT_BYTES", 1024 * 1024 * 1024, minimum=0)
 # Fernet keys for job secrets, comma-separated, newest first; empty = derived from SECRET_KEY.
+# Embedded: a generated key (DATA_DIR/secrets_key), then the key of the built-in development
+# SECRET_KEY of earlier versions, which only decrypts secrets saved back then.
 PARSEQ_SECRETS_KEY = env_str("PARSEQ_SECRETS_KEY")
+if not PARSEQ_SECRETS_KEY and EMBEDDED_KEYS:
+    PARSEQ_SECRETS_KEY = ",".join(
+        [
+            embedded.kept_key(DATA_DIR / embedded.SECRETS_KEY_FILE, embedded.new_fernet_key),
+            derived_key(embedded.LEGACY_DEV_SECRET_KEY).decode(),
+        ]
+    )
 # Run e-mails: output files up to this many bytes in total are attached, larger ones linked;
 # a failed send is retried by the scheduler after RETRY_SECONDS × attempts, MAX_ATTEMPTS times.
 PARSEQ_NOTIFY_ATTACH_BYTES = env_int("PARSEQ_NOTIFY_ATTACH_BYTES", 5 * 1024 * 1024, minimum=0)

@@ -75,7 +75,6 @@ def settings_process(code: str, **env: str) -> subprocess.CompletedProcess:
     clean = {
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "parseq.settings",
-        "DEBUG": "1",
         "PARSEQ_DATA_DIR": env.pop("data_dir"),
         **env,
     }

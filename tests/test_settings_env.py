@@ -129,8 +129,8 @@ def load_settings(tmp_path, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_without_any_setting_it_uses_the_embedded_defaults_in_debug(tmp_path):
-    result = load_settings(tmp_path, DEBUG="1")
+def test_without_any_setting_it_uses_the_embedded_defaults(tmp_path):
+    result = load_settings(tmp_path)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
     assert seen["db"] == "django.db.backends.sqlite3"
@@ -139,10 +139,11 @@ def test_without_any_setting_it_uses_the_embedded_defaults_in_debug(tmp_path):
     assert seen["queues"] == ["default"]
 
 
-def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off(tmp_path):
-    result = load_settings(tmp_path)
+def test_with_a_database_url_it_refuses_to_start_without_a_secret_key(tmp_path):
+    result = load_settings(tmp_path, DATABASE_URL="postgres://parseq:pw@db:5432/parseq")
     assert result.returncode != 0
-    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+    assert "SECRET_KEY must be set when DATABASE_URL is set" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
 
 
 def test_production_variables_select_postgresql_rabbitmq_and_s3(tmp_path):
@@ -174,6 +175,6 @@ def test_production_variables_select_postgresql_rabbitmq_and_s3(tmp_path):
 
 
 def test_a_mistyped_setting_stops_start_up_with_its_name(tmp_path):
-    result = load_settings(tmp_path, DEBUG="1", PARSEQ_BROKER_URL="amqp//rabbit")
+    result = load_settings(tmp_path, PARSEQ_BROKER_URL="amqp//rabbit")
     assert result.returncode != 0
     assert "PARSEQ_BROKER_URL='amqp//rabbit'" in result.stderr

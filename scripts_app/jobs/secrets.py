@@ -1,15 +1,15 @@
 """Per-job secrets: encrypted at rest, write-only, handed to the script as env vars.
 
 The key is ``PARSEQ_SECRETS_KEY`` — one or more Fernet keys, comma-separated,
-newest first (older ones still decrypt, so keys can be rotated). When it is
-unset the key is derived from ``SECRET_KEY``; then changing SECRET_KEY makes
-the stored secrets unreadable, and runs of jobs with secrets fail saying so.
+newest first (older ones still decrypt, so keys can be rotated; a secret saved again is
+encrypted with the newest). On the embedded defaults the settings make it a generated
+key kept under PARSEQ_DATA_DIR, followed by the key of the old built-in development
+SECRET_KEY, so secrets saved before keys were generated stay readable. Otherwise,
+unset, the key is derived from ``SECRET_KEY``; then changing SECRET_KEY makes the
+stored secrets unreadable, and runs of jobs with secrets fail saying so.
 """
 
 from __future__ import annotations
-
-import base64
-import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -18,13 +18,9 @@ from django.db import transaction
 
 from scripts_app import validators
 from scripts_app.errors import SecretUnreadable
+from scripts_app.jobs.keys import derived_key
 from scripts_app.jobs.masking import Masker
 from scripts_app.models import Job, JobSecret
-
-
-def derived_key(secret_key: str) -> bytes:
-    digest = hashlib.sha256(b"parseq-job-secrets:" + secret_key.encode()).digest()
-    return base64.urlsafe_b64encode(digest)
 
 
 def cipher() -> MultiFernet:
