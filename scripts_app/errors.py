@@ -35,6 +35,13 @@ class InvalidParams(ParseqError):
         return {"detail": "The params are invalid.", "errors": self.errors}
 
 
+class InvalidRecipients(ParseqError):
+    """The e-mail addresses a trigger named for its run are not addresses."""
+
+    def http_body(self) -> dict:
+        return {"email": [str(self)]}
+
+
 class JobNotRunnable(ParseqError):
     """The job has no usable script."""
 
@@ -66,6 +73,18 @@ class CronError(ParseqError, ValueError):
     """A cron expression that cannot be used; the message says why.
 
     A ValueError too: whatever reads a saved schedule treats any bad value alike."""
+
+
+class BadToken(ParseqError):
+    """A trigger token that is not the job's."""
+
+    http_status = 403
+
+
+class ScriptNotFound(ParseqError):
+    """No script at that path under the scripts directory."""
+
+    http_status = 404
 
 
 # --- files --------------------------------------------------------------------------

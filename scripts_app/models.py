@@ -119,6 +119,8 @@ class Job(models.Model):
     output_limit_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     notify_on = models.CharField(max_length=16, choices=NotifyOn.choices, default=NotifyOn.NEVER)
     notify_emails = models.TextField(blank=True, help_text="Comma-separated; empty means ADMINS.")
+    # sha256 of the job's trigger token (jobs/tokens.py); the token itself is shown once.
+    trigger_token_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -237,6 +239,11 @@ class Execution(models.Model):
     pid = models.IntegerField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
     notify_attempts = models.PositiveIntegerField(default=0)
+    notify_emails = models.TextField(
+        blank=True, help_text="Recipients the trigger named for this run alone (comma-separated)."
+    )
+    # The artifact the result's "file_path" named: the run's e-mail attaches it.
+    mail_attachment = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -134,6 +134,25 @@ def validate_env_mapping(value: Any) -> None:
             raise ValidationError(f"env value for {key} must be a string.", code="env")
 
 
+def email_list(value: Any) -> list[str]:
+    """Recipients given as ``"a@b.c"``, ``"a@b.c, d@e.f"`` or a list of those; each one
+    checked. ValidationError names the first that is not an e-mail address."""
+    from django.core.validators import validate_email
+
+    if value in (None, "", []):
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValidationError('Give e-mail addresses as "a@b.c" or a list of them.', code="email")
+    addresses = [a.strip() for item in items for a in item.replace(";", ",").split(",")]
+    for address in filter(None, addresses):
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ValidationError(f"“{address}” is not an e-mail address.", code="email") from None
+    return list(dict.fromkeys(filter(None, addresses)))
+
+
 def validate_queue_name(value: str) -> None:
     if not QUEUE_RE.match(value):
         raise ValidationError(

@@ -1,5 +1,6 @@
 """``python manage.py <slug>`` and ``runjob``: foreground runs that report through the exit code."""
 
+import json
 import os
 import subprocess
 import sys
@@ -104,3 +105,42 @@ def test_a_foreground_run_is_claimed_before_any_relay_can_see_it_queued(make_job
         post_save.disconnect(relay_looks_after_commit, sender=Execution)
     assert seen == [Status.RUNNING]
     assert Execution.objects.get().status == Status.SUCCEEDED
+
+
+def test_call_command_runs_a_job_from_code_with_params_and_returns_its_result(make_job):
+    make_job("def main(data):\n    return {'twice': data['n'] * 2}\n", slug="doubler")
+    output = call_command("doubler", params={"n": 21})
+    assert json.loads(output) == {"twice": 42}
+    run = Execution.objects.get()
+    assert (run.status, run.trigger, run.params) == (Status.SUCCEEDED, Trigger.CLI, {"n": 21})
+
+
+def test_call_command_raises_command_error_when_the_run_fails(make_job):
+    make_job("raise RuntimeError('nope')\n", slug="broken")
+    with pytest.raises(CommandError, match="failed.*RuntimeError: nope"):
+        call_command("broken")
+
+
+def test_call_command_still_refuses_names_that_are_neither_command_nor_job(db):
+    with pytest.raises(CommandError, match="Unknown command: 'ghost'"):
+        call_command("ghost")
+
+
+def test_a_slug_command_can_name_who_is_mailed(make_job):
+    make_job(slug="mailed")
+    assert manage("mailed", "--email", "ann@example.com", "--email", "bo@example.com") == 0
+    assert Execution.objects.get().notify_emails == "ann@example.com, bo@example.com"
+
+
+def test_a_slug_command_refuses_a_bad_address_before_running(make_job, capfd):
+    make_job(slug="mailed")
+    assert manage("mailed", "--email", "not-an-address") == 1
+    assert "is not an e-mail address" in capfd.readouterr().err
+    assert not Execution.objects.exists()
+
+
+def test_slugs_are_not_listed_as_commands_and_do_not_hide_real_ones(make_job):
+    from django.core.management import get_commands
+
+    make_job(slug="listed")
+    assert "listed" not in get_commands() and "migrate" in get_commands()

@@ -127,16 +127,57 @@ def test_a_get_shows_the_job_and_never_starts_a_run(hello, alice):
     assert not Execution.objects.exists()
 
 
-def test_a_get_without_login_redirects_to_the_login_page(anon, hello):
-    response = anon.get("/scripts/hello/")
+def test_a_get_without_login_goes_to_the_admin_login_and_comes_back_after_it(hello, alice):
+    client = APIClient()
+    response = client.get("/scripts/hello/")
     assert response.status_code == 302
-    assert "/login/" in response["Location"]
+    assert response["Location"] == "/admin/login/?next=/scripts/hello/"
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and b'name="next" value="/scripts/hello/"' in page.content
+    logged_in = client.post(
+        response["Location"],
+        {"username": "alice", "password": "password", "next": "/scripts/hello/"},
+    )
+    assert logged_in.status_code == 302 and logged_in["Location"] == "/scripts/hello/"
+    assert b"run-button" in client.get("/scripts/hello/").content
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete", "head", "options"])
+def test_the_trailing_slash_is_optional_for_every_method(api, hello, method):
+    with_slash = getattr(api, method)("/scripts/hello/", {"data": {}}, format="json")
+    without = getattr(api, method)("/scripts/hello", {"data": {}}, format="json")
+    assert without.status_code == with_slash.status_code < 500
+    assert without.status_code not in (301, 302, 308)
+
+
+def test_a_post_without_the_trailing_slash_keeps_its_body_under_debug(api, hello, settings):
+    settings.DEBUG = True
+    response = api.post("/scripts/hello", {"data": {"name": "Slash"}}, format="json")
+    assert response.status_code == 202
+    assert Execution.objects.get().params == {"name": "Slash"}
+
+
+def test_a_run_can_name_who_is_mailed_when_it_ends(api, hello):
+    body = {"data": {}, "email": ["ann@example.com", "bo@example.com"]}
+    assert api.post("/scripts/hello/", body, format="json").status_code == 202
+    assert Execution.objects.get().notify_emails == "ann@example.com, bo@example.com"
+
+
+@pytest.mark.parametrize("email", ["ann@", ["ok@example.com", "not an address"], 42])
+def test_bad_recipients_are_400_and_queue_nothing(api, hello, email):
+    response = api.post("/scripts/hello/", {"data": {}, "email": email}, format="json")
+    assert response.status_code == 400
+    assert "email" in response.json()
+    assert not Execution.objects.exists()
 
 
 def test_the_run_button_starts_a_run_with_the_form_params(hello, alice):
     client = APIClient(enforce_csrf_checks=False)
     client.force_login(alice)
-    response = client.post("/scripts/hello/", {"data": '{"name": "Form"}'})
+    response = client.post(
+        "/scripts/hello/", {"data": '{"name": "Form"}', "email": "form@example.com"}
+    )
     assert response.status_code == 303
     run = Execution.objects.get()
     assert run.params == {"name": "Form"} and run.status == Status.QUEUED
+    assert run.notify_emails == "form@example.com"

@@ -205,4 +205,16 @@ FIELD_ERRORS = OpenApiExample(
     value={"cron": ["“61 * * * *” is not a valid cron expression."]},
 )
 # Every operation shows these next to its own examples.
+TRIGGER_TOKEN = OpenApiExample(
+    "A new trigger token (shown this once)",
+    response_only=True,
+    status_codes=["201"],
+    value={"token": "b3NlLXJhbmRvbS10b2tlbi1zaG93bi1vbmNl…"},
+)
+BAD_RECIPIENTS = OpenApiExample(
+    "A recipient that is no e-mail address",
+    response_only=True,
+    status_codes=["400"],
+    value={"email": ["“ann@” is not an e-mail address."]},
+)
 AUTH_ERRORS = [NOT_AUTHENTICATED, FORBIDDEN, NOT_FOUND]

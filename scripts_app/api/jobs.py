@@ -10,14 +10,15 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from scripts_app.api import examples as ex
 from scripts_app.api.errors import ParseqErrors
-from scripts_app.api.permissions import CanRunJob, ModelPermissions
+from scripts_app.api.permissions import CanChangeJob, CanRunJob, ModelPermissions
 from scripts_app.api.responses import errors
 from scripts_app.api.serializers import (
     DetailSerializer,
@@ -26,9 +27,10 @@ from scripts_app.api.serializers import (
     RunRequestSerializer,
     RunStartedSerializer,
     RunSummarySerializer,
+    TriggerTokenSerializer,
 )
 from scripts_app.api.triggering import start_run
-from scripts_app.jobs import removal, saving, versions
+from scripts_app.jobs import removal, saving, tokens, versions
 from scripts_app.models import Job, Trigger
 
 
@@ -125,7 +127,14 @@ class JobViewSet(ParseqErrors, viewsets.ModelViewSet):
             429: OpenApiResponse(DetailSerializer, description="Throttled"),
             **errors(404),
         },
-        examples=[ex.RUN_REQUEST, ex.RUN_STARTED, ex.RUN_SUMMARY, ex.RUN_INVALID, *ex.AUTH_ERRORS],
+        examples=[
+            ex.RUN_REQUEST,
+            ex.RUN_STARTED,
+            ex.RUN_SUMMARY,
+            ex.RUN_INVALID,
+            ex.BAD_RECIPIENTS,
+            *ex.AUTH_ERRORS,
+        ],
     )
     @action(
         detail=True,
@@ -135,3 +144,30 @@ class JobViewSet(ParseqErrors, viewsets.ModelViewSet):
     )
     def run(self, request, slug=None):
         return start_run(request, get_object_or_404(Job, slug=slug), Trigger.API)
+
+    @extend_schema(
+        summary="Make a new trigger token (or revoke it)",
+        description="POST: a new token for `GET`/`POST /scripts/<slug>/?token=…` (or the "
+        "`X-Parseq-Token` header), which then starts runs of this job alone with no other "
+        "credentials. Shown this once and stored hashed; a new one replaces the old one. "
+        "DELETE: the job has no token any more. Needs `change_job`.",
+        request=None,
+        responses={
+            201: TriggerTokenSerializer,
+            204: OpenApiResponse(description="Revoked"),
+            **errors(404),
+        },
+        examples=[ex.TRIGGER_TOKEN, *ex.AUTH_ERRORS],
+    )
+    @action(
+        detail=True,
+        methods=["post", "delete"],
+        url_path="trigger_token",
+        permission_classes=[CanChangeJob],
+    )
+    def trigger_token(self, request, slug=None):
+        job = get_object_or_404(Job, slug=slug)
+        if request.method == "DELETE":
+            tokens.revoke(job)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({"token": tokens.rotate(job)}, status=status.HTTP_201_CREATED)

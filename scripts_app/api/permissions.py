@@ -2,7 +2,8 @@
 
 - viewing jobs / executions: ``view_job`` / ``view_execution`` (or change_*)
 - creating, changing, deleting jobs: ``add_job`` / ``change_job`` / ``delete_job``
-- starting and cancelling runs, and the file storage API: ``run_job``
+- starting and cancelling runs, the file storage API and the script-path API: ``run_job``
+- making or revoking a job's trigger token: ``change_job``
 - the OpenAPI schema and docs: anyone when ``PARSEQ_API_DOCS_PUBLIC`` (the default)
 """
 
@@ -18,6 +19,14 @@ class CanRunJob(BasePermission):
     def has_permission(self, request, view) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and user.has_perm("scripts_app.run_job"))
+
+
+class CanChangeJob(BasePermission):
+    message = "You need the “Can change job” permission to manage its trigger token."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("scripts_app.change_job"))
 
 
 class CanUseFiles(CanRunJob):

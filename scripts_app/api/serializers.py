@@ -136,6 +136,7 @@ class JobSerializer(serializers.ModelSerializer):
     params_schema = JSONObjectField(required=False, validators=[validators.validate_params_schema])
     env = JSONObjectField(required=False, validators=[validators.validate_env_mapping])
     current_version = serializers.SerializerMethodField()
+    has_trigger_token = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
@@ -144,6 +145,7 @@ class JobSerializer(serializers.ModelSerializer):
             *JOB_FIELDS,
             "script_name",
             "current_version",
+            "has_trigger_token",
             "next_run_at",
             "created_at",
             "updated_at",
@@ -168,6 +170,11 @@ class JobSerializer(serializers.ModelSerializer):
         version = next((v for v in job.versions.all() if v.pk == version_id), None)
         return ScriptVersionSerializer(version).data if version else None
 
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_has_trigger_token(self, job: Job) -> bool:
+        """Whether POST …/trigger_token/ made one (the token itself is shown only then)."""
+        return bool(job.trigger_token_hash)
+
     def validate(self, attrs):
         """Run the model's own cross-field checks (script source, schedule) on the result."""
         job = copy.copy(self.instance) if self.instance else Job()
@@ -184,7 +191,20 @@ class RunRequestSerializer(serializers.Serializer):
     data = serializers.DictField(
         required=False,
         help_text="The run's params (overlaying the job's default_params); checked against "
-        "the job's params_schema. List uploaded file keys in data.input_files.",
+        "the job's params_schema. List uploaded file keys in data.input_files (or one in "
+        "data.file_key).",
+    )
+    email = serializers.JSONField(
+        required=False,
+        help_text='Recipients mailed when this run ends, whatever the job\'s notify_on: "a@b.c" '
+        "or a list of addresses.",
+    )
+
+
+class TriggerTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        help_text="GET or POST /scripts/<slug>/?token=<token> (or the X-Parseq-Token header) "
+        "starts a run of this job. Shown once; stored hashed; a new one replaces it."
     )
 
 

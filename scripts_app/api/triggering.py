@@ -1,7 +1,10 @@
 """Starting a run from an HTTP request: ``POST /scripts/<slug>/`` and the API's
-``POST /api/v1/jobs/<slug>/run/`` take the same body (``{"data": {...}}``) and ``?wait=``."""
+``POST /api/v1/jobs/<slug>/run/`` take the same body (``{"data": {...}, "email": …}``)
+and ``?wait=``; a trigger-token ``GET`` names recipients as ``?email=``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.urls import reverse
 from rest_framework import status
@@ -26,6 +29,16 @@ def run_body_params(data) -> dict:
     return params
 
 
+def run_body_email(request) -> Any:
+    """The trigger's ``"email"``: recipients mailed when this run ends (checked by
+    ``dispatch.trigger``); a body without one may give it as ``?email=``."""
+    data = request.data
+    email = data.get("email") if isinstance(data, dict) else None
+    if email is None:
+        email = request.query_params.get("email")
+    return email
+
+
 def wait_seconds(request) -> float | None:
     raw = request.query_params.get("wait")
     if raw in (None, ""):
@@ -43,7 +56,9 @@ def start_run(request, job: Job, trigger: Trigger) -> Response:
     """Start ``job`` from a ``{"data": {...}}`` request body; the answer for ``?wait``."""
     wait_seconds(request)  # refuse a bad ?wait before anything is queued
     params = run_body_params(request.data)
-    execution = dispatch.trigger(job, params=params, trigger=trigger, user=request.user)
+    execution = dispatch.trigger(
+        job, params=params, trigger=trigger, user=request.user, email=run_body_email(request)
+    )
     return started_response(request, execution)
 
 

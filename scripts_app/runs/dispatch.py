@@ -6,10 +6,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from scripts_app import validators
-from scripts_app.errors import InvalidParams
+from scripts_app.errors import InvalidParams, InvalidRecipients
 from scripts_app.files import storage_api
 from scripts_app.jobs import versions
 from scripts_app.models import Execution, Job, Trigger
@@ -33,6 +34,15 @@ def resolve_params(job: Job, params: Any) -> dict:
     return merged
 
 
+def run_recipients(email: Any) -> str:
+    """The ``notify_emails`` of a run from a trigger's ``"email"`` (an address or a list):
+    they are mailed when that run ends, whatever the job's ``notify_on``."""
+    try:
+        return ", ".join(validators.email_list(email))
+    except ValidationError as exc:
+        raise InvalidRecipients(exc.messages[0]) from None
+
+
 def trigger(
     job: Job,
     *,
@@ -41,11 +51,13 @@ def trigger(
     user=None,
     scheduled_for: datetime | None = None,
     send: bool = True,
+    email: Any = None,
     **fields: Any,
 ) -> Execution:
     """Record a queued execution of ``job`` and (by default) send it after commit.
 
-    Raises InvalidParams before anything is written when the params are wrong.
+    ``email``: recipients for this run alone (``run_recipients``). Raises InvalidParams
+    (or InvalidRecipients) before anything is written when the params are wrong.
 
     In a caller's transaction the run is inserted under a savepoint (a duplicate slot
     leaves that transaction usable), then stamped and sent once it commits. Outside
@@ -57,6 +69,8 @@ def trigger(
     PARSEQ_RESEND_SENT_AFTER_SECONDS.
     """
     resolved = resolve_params(job, params)
+    if email:
+        fields["notify_emails"] = run_recipients(email)
     execution = records.new_run(
         job,
         trigger=trigger,

@@ -55,6 +55,7 @@ def next_attempt(failed: Execution, not_before: datetime) -> Execution:
         not_before=not_before,
         attempt=failed.attempt + 1,
         retry_of_id=failed.retry_of_id or failed.pk,
+        notify_emails=failed.notify_emails,
     )
 
 

@@ -84,12 +84,14 @@ def _fetch(execution_id: int) -> Execution | None:
     return execution
 
 
-def trigger_here(job: Job, *, params: Any, trigger: str) -> tuple[Execution, bool]:
+def trigger_here(
+    job: Job, *, params: Any, trigger: str, email: Any = None
+) -> tuple[Execution, bool]:
     """Record a run to carry out in this process (``manage.py <slug>``), claimed in the
     same transaction when the caps allow: no relay or re-send ever sees it queued.
     False: it waits for a slot like any queued run."""
     with transaction.atomic():
-        run = dispatch.trigger(job, params=params, trigger=trigger, send=False)
+        run = dispatch.trigger(job, params=params, trigger=trigger, send=False, email=email)
         claimed = concurrency.claim(run.pk, worker_id())
     return run, claimed
 

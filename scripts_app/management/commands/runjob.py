@@ -8,7 +8,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scripts_app.errors import InvalidParams, JobNotRunnable
+from scripts_app.errors import InvalidParams, InvalidRecipients, JobNotRunnable
 from scripts_app.models import Execution, Job, Status, Trigger
 from scripts_app.runs import dispatch, waiting
 from scripts_app.worker import execution
@@ -31,32 +31,47 @@ class Command(BaseCommand):
             help="Send the run to the workers instead of running it here; waits unless --no-wait.",
         )
         parser.add_argument("--no-wait", action="store_true", help="With --enqueue: do not wait.")
+        parser.add_argument(
+            "--email",
+            action="append",
+            help="Mail the outcome of this run to this address (repeat, or comma-separate).",
+        )
 
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> str:
+        """Run it; the result as JSON (printed, and what ``call_command`` returns).
+        CommandError when the run did not succeed (exit status 1)."""
         job = self.get_job(options["slug"])
-        try:
-            params = json.loads(options["params"])
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"--params is not valid JSON: {exc}") from None
+        params = self.params(options["params"])
+        trigger = {"params": params, "trigger": Trigger.CLI, "email": options.get("email")}
         try:
             if options["enqueue"]:
-                run = dispatch.trigger(job, params=params, trigger=Trigger.CLI)
+                run = dispatch.trigger(job, **trigger)
             else:  # claimed as it is recorded, when it fits the caps: no worker takes it
-                run, claimed = execution.trigger_here(job, params=params, trigger=Trigger.CLI)
+                run, claimed = execution.trigger_here(job, **trigger)
         except InvalidParams as exc:
             raise CommandError(f"invalid params: {exc}") from None
-        except JobNotRunnable as exc:
+        except (JobNotRunnable, InvalidRecipients) as exc:
             raise CommandError(str(exc)) from None
         if options["enqueue"]:
             self.stderr.write(f"queued execution #{run.pk}")
             if options["no_wait"]:
-                return
+                return ""
             run = waiting.wait_for(run, poll=0.2)
         elif claimed:
             run = execution.carry_out(run.pk, echo=self.echo)
         else:
             run = self.run_here(run)
-        self.report(run)
+        return self.report(run)
+
+    @staticmethod
+    def params(value) -> dict:
+        """``--params`` is JSON text; ``call_command(..., params={...})`` passes the object."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--params is not valid JSON: {exc}") from None
 
     def run_here(self, run: Execution) -> Execution:
         """Run in this process once a concurrency cap leaves a free slot."""
@@ -79,20 +94,22 @@ class Command(BaseCommand):
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
 
-    def report(self, run: Execution) -> None:
+    def report(self, run: Execution) -> str:
         duration = run.duration.total_seconds() if run.duration else 0.0
         line = f"execution #{run.pk} {run.status} in {duration:.2f} s"
         if run.error:
             line += f": {run.error}"
-        self.stderr.write(line)
-        if run.result is not None:
-            self.stdout.write(json.dumps(run.result, indent=2, ensure_ascii=False))
         if not run.succeeded:
-            sys.exit(1)
+            raise CommandError(line)  # manage.py prints it and exits 1
+        self.stderr.write(line)
+        if run.result is None:
+            return ""
+        return json.dumps(run.result, indent=2, ensure_ascii=False)
 
 
 class SlugCommand(Command):
-    """``manage.py <slug> [--params JSON] [--enqueue]``."""
+    """``manage.py <slug> [--params JSON] [--email ADDRESS] [--enqueue]``, and
+    ``call_command("<slug>", params={...}, email="a@b.c")`` from code (see ``cli.py``)."""
 
     def __init__(self, *args, slug: str, **kwargs):
         super().__init__(*args, **kwargs)
