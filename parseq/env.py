@@ -71,6 +71,19 @@ def env_url(name: str, schemes: tuple[str, ...], default: str = "") -> str:
     return raw
 
 
+def env_template(name: str, default: str, fields: tuple[str, ...]) -> str:
+    """A ``str.format`` template that may use only ``fields`` (``{job}``, ``{run}``, …)."""
+    raw = os.environ.get(name) or default
+    try:
+        raw.format(**{field: "" for field in fields})
+    except (KeyError, IndexError, ValueError) as exc:
+        known = ", ".join("{" + field + "}" for field in fields)
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a template of {known} ({type(exc).__name__}: {exc})"
+        ) from None
+    return raw
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

@@ -19,6 +19,7 @@ from parseq.env import (
     env_list,
     env_networks,
     env_str,
+    env_template,
     env_url,
     sqlite_database,
 )
@@ -186,6 +187,7 @@ _WORKER_MIDDLEWARE = [
     "scripts_app.worker.middleware.ShutdownGrace",
     "scripts_app.worker.middleware.SpoolUploader",
     "scripts_app.worker.middleware.ForkServer",
+    "scripts_app.worker.middleware.MailCheck",
     "scripts_app.observability.heartbeat.WorkerHeartbeat",
 ]
 if PARSEQ_METRICS and PARSEQ_WORKER_METRICS_PORT:
@@ -277,6 +279,12 @@ if not PARSEQ_SECRETS_KEY and EMBEDDED_KEYS:
 PARSEQ_NOTIFY_ATTACH_BYTES = env_int("PARSEQ_NOTIFY_ATTACH_BYTES", 5 * 1024 * 1024, minimum=0)
 PARSEQ_NOTIFY_RETRY_SECONDS = env_int("PARSEQ_NOTIFY_RETRY_SECONDS", 60, minimum=1)
 PARSEQ_NOTIFY_MAX_ATTEMPTS = env_int("PARSEQ_NOTIFY_MAX_ATTEMPTS", 10, minimum=1)
+# The run e-mail's subject: job (name), slug, run (id), status, attempt.
+PARSEQ_MAIL_SUBJECT = env_template(
+    "PARSEQ_MAIL_SUBJECT",
+    "[Parseq] {job}: run #{run} {status}",
+    ("job", "slug", "run", "status", "attempt"),
+)
 # The scheduler deletes finished runs older than this many days, once a day; 0 = keep all.
 PARSEQ_RETENTION_DAYS = env_int("PARSEQ_RETENTION_DAYS", 0, minimum=0)
 # REST API: the file storage API's upload limit (bigger → 413) and accepted extensions

@@ -1,8 +1,8 @@
 """The first code a script's process runs (``python -m scripts_app.bootstrap SCRIPT``).
 
 It ties the process group's life to the worker, applies resource limits, then
-runs the script: ``main(params)`` when the script defines one, else the file as
-``__main__``. It reports the result and the error through files; the worker,
+runs the script: ``main(params)`` when the script defines one (its ``None`` becomes ``{}``),
+else the file as ``__main__``. It reports the result and the error through files; the worker,
 not this process, decides and writes the run's final status. No Django here.
 
 The fork server (worker/runner/forkserver.py) imports this module once and calls
@@ -112,6 +112,8 @@ def run(script: str) -> int:
     from scripts_app import runtime
 
     result = namespace["main"](runtime.params())
+    if result is None:  # seed 003: "a dict (or None, which becomes an empty {})"
+        result = {}
     try:
         encoded = json.dumps(result)
     except (TypeError, ValueError) as exc:

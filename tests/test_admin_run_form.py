@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from scripts_app.admin.forms import RAW_FIELD, RunParamsForm, property_of
+from scripts_app.admin.forms import EMAIL_FIELD, RAW_FIELD, RunParamsForm, property_of
 from scripts_app.models import Execution, Job, Trigger
 
 SCHEMA = {
@@ -114,7 +114,7 @@ class TestGeneratedFields:
 
     def test_a_job_without_schema_gets_only_the_raw_json_field(self):
         form = self.form(schema={}, defaults={"n": 1})
-        assert list(form.fields) == [RAW_FIELD]
+        assert list(form.fields) == [RAW_FIELD, EMAIL_FIELD]
         assert form.raw_only
         assert json.loads(form.fields[RAW_FIELD].initial) == {"n": 1}
 

@@ -9,10 +9,17 @@ def test_main_receives_the_params_and_its_return_value_is_the_result(tmp_path):
     assert outcome.extra["result"] == {"got": {}}
 
 
-def test_a_main_returning_none_gives_a_null_result(tmp_path):
+def test_a_main_returning_none_gives_an_empty_object(tmp_path):
+    # Seed 003: main() returns a dict, "or None, which becomes an empty {}".
     outcome, _, _ = run_source(tmp_path, "def main(data):\n    print('hi')\n")
     assert outcome.exit_code == 0
-    assert outcome.extra["result"] is None
+    assert outcome.extra["result"] == {}
+
+
+def test_a_main_returning_none_gives_an_empty_object_when_forked_too(tmp_path):
+    outcome, _, _ = run_source(tmp_path, "def main(data):\n    return None\n", fork_server=True)
+    assert outcome.exit_code == 0
+    assert outcome.extra["result"] == {}
 
 
 def test_a_plain_script_runs_as_main(tmp_path):

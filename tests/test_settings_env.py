@@ -178,3 +178,9 @@ def test_a_mistyped_setting_stops_start_up_with_its_name(tmp_path):
     result = load_settings(tmp_path, PARSEQ_BROKER_URL="amqp//rabbit")
     assert result.returncode != 0
     assert "PARSEQ_BROKER_URL='amqp//rabbit'" in result.stderr
+
+
+def test_a_mail_subject_template_with_an_unknown_field_stops_start_up(tmp_path):
+    result = load_settings(tmp_path, PARSEQ_MAIL_SUBJECT="{job} {when}")
+    assert result.returncode != 0
+    assert "PARSEQ_MAIL_SUBJECT='{job} {when}' is not a template of {job}, {slug}" in result.stderr

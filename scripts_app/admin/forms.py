@@ -18,6 +18,7 @@ from scripts_app import validators
 from scripts_app.models import Job
 
 RAW_FIELD = "_raw_json"
+EMAIL_FIELD = "_email"  # not a params property: recipients of this run alone
 _SIMPLE_PATH = re.compile(r"^\$\.([A-Za-z_][A-Za-z0-9_]*)")
 _QUOTED_PATH = re.compile(r"^\$\['((?:[^'\\]|\\.)*)'\]")
 
@@ -145,6 +146,22 @@ class RunParamsForm(forms.Form):
         )
         if self.raw_only and job.default_params:
             self.fields[RAW_FIELD].initial = json.dumps(job.default_params, indent=2)
+        self.fields[EMAIL_FIELD] = forms.CharField(
+            label="E-mail the outcome to",
+            required=False,
+            widget=forms.TextInput(attrs={"class": "vLargeTextField", "size": 60}),
+            help_text="Optional, comma-separated: mailed when this run ends, whatever the "
+            "job's notification setting.",
+        )
+
+    def clean__email(self) -> list[str]:
+        try:
+            return validators.email_list(self.cleaned_data.get(EMAIL_FIELD))
+        except ValidationError as exc:
+            raise ValidationError(exc.messages[0]) from None
+
+    def recipients(self) -> list[str]:
+        return self.cleaned_data.get(EMAIL_FIELD) or []
 
     @property
     def uses_raw(self) -> bool:

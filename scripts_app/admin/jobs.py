@@ -357,7 +357,11 @@ class JobAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 execution = dispatch.trigger(
-                    job, params=form.params(), trigger=Trigger.ADMIN, user=request.user
+                    job,
+                    params=form.params(),
+                    trigger=Trigger.ADMIN,
+                    user=request.user,
+                    email=form.recipients(),
                 )
             except InvalidParams as exc:
                 form.add_schema_errors(exc.errors)

@@ -1,4 +1,8 @@
-"""E-mail when a run ends, per the job's ``notify_on`` (never / failure / success / always).
+"""E-mail when a run ends: per the job's ``notify_on`` (never / failure / success / always)
+to its recipients, and always to the recipients its trigger named for that run alone
+(``Execution.notify_emails``). The subject is ``PARSEQ_MAIL_SUBJECT``. A result in seed
+004's shape, ``{"result": X, "file_path": P}``, makes the mail's text ``str(X)`` with the
+file ``P`` attached (``Execution.mail_attachment``, set by the worker).
 
 Sent after the final status is written, so a slow or dead mail server never
 delays it. Each run is mailed at most once: an attempt is claimed by bumping
@@ -50,17 +54,43 @@ def wants(notify_on: str, status: str) -> bool:
 
 
 def wanted_q() -> Q:
-    """The SQL form of ``wants`` over executions joined to their job."""
+    """The SQL form of ``run_recipients(...) != []`` over executions joined to their job."""
     return (
         Q(job__notify_on=NotifyOn.ALWAYS, status__in=NOTIFIABLE_STATUSES)
         | Q(job__notify_on=NotifyOn.FAILURE, status__in=FAILURE_STATUSES)
         | Q(job__notify_on=NotifyOn.SUCCESS, status=Status.SUCCEEDED)
+        | (Q(status__in=NOTIFIABLE_STATUSES) & ~Q(notify_emails=""))
     )
 
 
+def _addresses(text: str) -> list[str]:
+    return [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]
+
+
 def recipients(job: Job) -> list[str]:
-    listed = [a.strip() for a in job.notify_emails.replace(";", ",").split(",") if a.strip()]
-    return listed or [address for _name, address in settings.ADMINS]
+    return _addresses(job.notify_emails) or [address for _name, address in settings.ADMINS]
+
+
+def run_recipients(execution: Execution) -> list[str]:
+    """Who is mailed about this run: whom its trigger named (whatever the job's
+    ``notify_on``), and the job's recipients when the job wants this status mailed."""
+    if execution.status not in NOTIFIABLE_STATUSES:
+        return []
+    named = _addresses(execution.notify_emails)
+    job_wants = wants(execution.job.notify_on, execution.status)
+    return list(dict.fromkeys(named + (recipients(execution.job) if job_wants else [])))
+
+
+def subject(execution: Execution) -> str:
+    """``PARSEQ_MAIL_SUBJECT`` with the run's fields (checked when the settings load)."""
+    job = execution.job
+    return settings.PARSEQ_MAIL_SUBJECT.format(
+        job=job.name,
+        slug=job.slug,
+        run=execution.pk,
+        status=Status(execution.status).label.lower(),
+        attempt=execution.attempt,
+    )
 
 
 def run_url(execution: Execution) -> str:
@@ -89,15 +119,13 @@ def _masker(job: Job) -> Masker:
         return Masker([])  # the stored fields were masked when the run ended
 
 
-def build_message(execution: Execution) -> EmailMessage:
-    """The e-mail for a finished run: facts, error or result, files attached or linked."""
+def _facts(execution: Execution) -> list[str]:
     job = execution.job
-    status = Status(execution.status).label
     duration = execution.duration
     lines = [
         f"Job: {job.name} ({job.slug})",
         f"Run: #{execution.pk}, attempt {execution.attempt}",
-        f"Status: {status}",
+        f"Status: {Status(execution.status).label}",
         f"Started: {execution.started_at.isoformat() if execution.started_at else '-'}",
         f"Finished: {execution.finished_at.isoformat() if execution.finished_at else '-'}",
         f"Duration: {duration.total_seconds():.2f} s" if duration else "Duration: -",
@@ -110,31 +138,49 @@ def build_message(execution: Execution) -> EmailMessage:
     if retry is not None:
         when = retry.not_before.isoformat() if retry.not_before else "now"
         lines.insert(3, f"Retry: attempt {retry.attempt} is run #{retry.pk}, not before {when}")
-    if execution.error:
-        lines += ["Error:", execution.error, ""]
-    if execution.result is not None:
-        lines += ["Result:", summarize(execution.result), ""]
+    return lines
+
+
+def _files(execution: Execution) -> tuple[list[tuple[str, bytes, str]], list[str]]:
+    """Artifacts to attach (the result's named file first) within the size budget, and
+    lines linking the others."""
+    artifacts = sorted(execution.artifacts.all(), key=lambda a: a.name != execution.mail_attachment)
     attachments, linked = [], []
     room = settings.PARSEQ_NOTIFY_ATTACH_BYTES
-    for artifact in execution.artifacts.all():
+    for artifact in artifacts:
         if artifact.size <= room:
             with artifact.file.open("rb") as handle:
                 attachments.append((artifact.name, handle.read(), artifact.content_type))
             room -= artifact.size
         else:
-            linked.append(
-                f"  {artifact.name} ({artifact.size:,} bytes): {artifact_url(execution, artifact.name)}"
-            )
+            url = artifact_url(execution, artifact.name)
+            linked.append(f"  {artifact.name} ({artifact.size:,} bytes): {url}")
+    return attachments, linked
+
+
+def build_message(execution: Execution) -> EmailMessage:
+    """The e-mail for a finished run: facts, error or result, files attached or linked.
+    Seed 004's ``{"result": X, "file_path": P}``: the text is ``str(X)``, the facts follow."""
+    result = execution.result
+    seed_text = isinstance(result, dict) and "result" in result and "file_path" in result
+    lines = [] if seed_text else _facts(execution)
+    if execution.error:
+        lines += ["Error:", execution.error, ""]
+    if seed_text:
+        lines = [str(result["result"]), "", "-- ", *_facts(execution), *lines]
+    elif result is not None:
+        lines += ["Result:", summarize(result), ""]
+    attachments, linked = _files(execution)
     if attachments:
         lines += ["Attached: " + ", ".join(name for name, _, _ in attachments)]
     if linked:
         lines += ["Too large to attach, download:", *linked]
-    masker = _masker(job)
+    masker = _masker(execution.job)
     message = EmailMessage(
-        subject=masker.text(f"[Parseq] {job.name}: run #{execution.pk} {status.lower()}"),
+        subject=masker.text(subject(execution)),
         body=masker.text("\n".join(lines)),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=recipients(job),
+        to=run_recipients(execution),
     )
     for name, content, content_type in attachments:
         message.attach(name.replace("/", "_"), content, content_type)
@@ -143,10 +189,7 @@ def build_message(execution: Execution) -> EmailMessage:
 
 def notify(execution: Execution) -> bool:
     """One attempt to mail a finished run; True when sent now."""
-    job = execution.job
-    if execution.notified_at or not wants(job.notify_on, execution.status):
-        return False
-    if not recipients(job):
+    if execution.notified_at or not run_recipients(execution):
         return False
     attempts = execution.notify_attempts
     claimed = Execution.objects.filter(

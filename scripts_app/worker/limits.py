@@ -67,7 +67,13 @@ def for_job(job: Job) -> Limits:
 
 
 def output_size(outputs: Path, stop_above: int | None = None) -> int:
-    """Total bytes of the regular files under ``outputs`` (stops counting past ``stop_above``)."""
+    """Total bytes of the regular files under ``outputs`` (stops counting past ``stop_above``);
+    ``outputs`` may be a single file."""
+    if outputs.is_file():
+        try:
+            return outputs.stat().st_size
+        except FileNotFoundError:  # the script removed it meanwhile
+            return 0
     total = 0
     for root, _dirs, names in os.walk(outputs):
         for name in names:
@@ -97,7 +103,8 @@ def output_folders(ws: Workspace) -> tuple[Path, Path]:
 
 def run_output_size(ws: Workspace, stop_above: int | None = None) -> int:
     total = 0
-    for folder in output_folders(ws):
+    # While the script runs, what it writes to its working directory counts too.
+    for folder in (*output_folders(ws), *ws.working_dir_entries()):
         total += output_size(folder, None if stop_above is None else stop_above - total)
         if stop_above is not None and total > stop_above:
             break

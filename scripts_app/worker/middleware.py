@@ -10,6 +10,8 @@ from django import db
 from django_dramatiq.middleware import DbConnectionsMiddleware
 from dramatiq.middleware import Middleware
 
+from scripts_app.runs import mailcheck
+
 logger = logging.getLogger(__name__)
 
 
@@ -165,6 +167,18 @@ class SpoolUploader(Middleware):
             close_old_connections()
             if self.stopping.wait(settings.PARSEQ_SPOOL_RETRY_SECONDS):
                 return
+
+
+class MailCheck(Middleware):
+    """Once at start, when run e-mail is configured: is the SMTP server, login and
+    password right? Logged from a thread (a dead server may take EMAIL_TIMEOUT to
+    answer), never stopping the worker: mail that fails is retried later."""
+
+    def after_worker_boot(self, broker, worker):
+        if mailcheck.configured():
+            threading.Thread(
+                target=mailcheck.log_check, name="parseq-mailcheck", daemon=True
+            ).start()
 
 
 class ForkServer(Middleware):

@@ -19,7 +19,7 @@ from scripts_app.errors import ParseqError
 from scripts_app.files import storage_api
 from scripts_app.jobs import masking
 from scripts_app.models import Execution, Status
-from scripts_app.worker import limits, outputs, script_cache, spool
+from scripts_app.worker import limits, outputs, result_file, script_cache, spool
 from scripts_app.worker.live_log import ChunkPublisher
 from scripts_app.worker.resilience import Heartbeat, reset_connection, retry_db
 from scripts_app.worker.runner.process import ProcessOutcome, ProcessSpec, run_process
@@ -53,8 +53,13 @@ def run_in_workspace(run: Run) -> tuple[Verdict, dict]:
     """Workspace in, verdict and stored outputs out; the workspace is gone after."""
     with WORKSPACES.workspace(Path(settings.PARSEQ_WORK_DIR)) as ws:
         outcome = _run_in(ws, run)
-        verdict = _judge_with_limits(outcome, ws, run)
+        verdict = judge(outcome, ws, run.execution)
+        # The working directory joins outputs/; a result's "file_path" is the mail's file.
+        attachment = result_file.collect(ws, verdict.result)
+        verdict = _with_limits(verdict, outcome, ws, run)
         fields = _store(ws, run, verdict)
+    if attachment and verdict.status == Status.SUCCEEDED:
+        fields["mail_attachment"] = attachment
     if run.pid and not run.pid_written:
         fields["pid"] = run.pid
     return verdict, fields
@@ -169,8 +174,7 @@ def _why_stopped(execution_id: int) -> str:
     return f"stopped: the run was ended elsewhere ({status})"
 
 
-def _judge_with_limits(outcome: ProcessOutcome, ws: Workspace, run: Run) -> Verdict:
-    verdict = judge(outcome, ws, run.execution)
+def _with_limits(verdict: Verdict, outcome: ProcessOutcome, ws: Workspace, run: Run) -> Verdict:
     breach = limits.breach_after_exit(outcome, ws, run.limits)
     if breach and verdict.status in (Status.SUCCEEDED, Status.FAILED):
         verdict = Verdict(Status.FAILED, breach, exit_code=verdict.exit_code)

@@ -88,6 +88,42 @@ class Workspace:
             if path.is_file() and not path.is_symlink():
                 yield path.relative_to(self.outputs).as_posix(), path
 
+    @cached_property
+    def own_names(self) -> frozenset[str]:
+        """What Parseq puts in the root, the script's working directory."""
+        return frozenset({self.script.name, *(folder.name for folder in self.folders)})
+
+    def working_dir_entries(self) -> list[Path]:
+        """What the script left in its working directory (files and folders, no symlinks):
+        collected like outputs/ (seed 004's ``open("output.txt", "w")``)."""
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        extra = sorted(set(names) - self.own_names)
+        return [self.root / name for name in extra if not (self.root / name).is_symlink()]
+
+    def collect_working_dir(self) -> dict[str, str]:
+        """Move those entries into outputs/ once the script has ended, so they are stored,
+        limited, spooled and mailed like outputs; {entry name: its name in outputs/} (a
+        name outputs/ already has gets a "-2", "-3"… before its extension)."""
+        moved = {}
+        for entry in self.working_dir_entries():
+            target = _free_name(self.outputs, entry.name)
+            os.rename(entry, self.outputs / target)
+            moved[entry.name] = target
+        return moved
+
+
+def _free_name(folder: Path, name: str) -> str:
+    if not os.path.lexists(folder / name):
+        return name
+    stem, dot, suffix = name.partition(".") if not name.startswith(".") else (name, "", "")
+    n = 2
+    while os.path.lexists(folder / f"{stem}-{n}{dot}{suffix}"):
+        n += 1
+    return f"{stem}-{n}{dot}{suffix}"
+
 
 @contextmanager
 def workspace(base: Path, prefix: str) -> Iterator[Workspace]:
