@@ -21,6 +21,12 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def env_first(*names: str) -> str:
+    """The first of ``names`` that is set (Parseq's name first, then the seeds' alias),
+    so a reader given its result names the variable actually read in its errors."""
+    return next((name for name in names if os.environ.get(name, "").strip()), names[0])
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
     if raw is None:

@@ -15,6 +15,7 @@ from parseq.env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_first,
     env_int,
     env_list,
     env_networks,
@@ -125,7 +126,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "media/"
-MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+# UPLOADS_DIR: seed 003's name for where the file storage keeps its files (local storage).
+MEDIA_ROOT = Path(env_str(env_first("MEDIA_ROOT", "UPLOADS_DIR"), str(DATA_DIR / "media")))
 
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
@@ -245,7 +247,14 @@ SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 ADMINS = [("Admin", addr) for addr in env_list("PARSEQ_ADMIN_EMAILS", [])]
 
 # --- Parseq ---------------------------------------------------------------
-PARSEQ_PARSERS_DIR = Path(env_str("PARSEQ_PARSERS_DIR", str(BASE_DIR / "parsers")))
+# Scripts a job names by path (Job.script_path) and POST /api/v1/scripts/<path> runs; seed
+# 003's SCRIPTS_DIR and the earlier PARSEQ_PARSERS_DIR are accepted too.
+PARSEQ_SCRIPTS_DIR = Path(
+    env_str(env_first("PARSEQ_SCRIPTS_DIR", "SCRIPTS_DIR", "PARSEQ_PARSERS_DIR"))
+    or BASE_DIR / "parsers"
+)
+# POST /api/v1/scripts/<path> waits this long for the run (seed 003), then cancels it.
+MAX_SCRIPT_EXECUTION_TIME = env_int("MAX_SCRIPT_EXECUTION_TIME", 300, minimum=1)
 PARSEQ_WORK_DIR = Path(env_str("PARSEQ_WORK_DIR", str(DATA_DIR / "runs")))
 PARSEQ_MAX_SCRIPT_BYTES = env_int("PARSEQ_MAX_SCRIPT_BYTES", 1024 * 1024, minimum=1)
 PARSEQ_DEFAULT_TIMEOUT = env_int("PARSEQ_DEFAULT_TIMEOUT", 3600, minimum=1)
@@ -290,7 +299,9 @@ PARSEQ_RETENTION_DAYS = env_int("PARSEQ_RETENTION_DAYS", 0, minimum=0)
 # REST API: the file storage API's upload limit (bigger → 413) and accepted extensions
 # ("*" accepts any), the lifetime of presigned S3 download URLs, and whether the OpenAPI
 # schema and docs are readable without logging in.
-PARSEQ_FILE_MAX_BYTES = env_int("PARSEQ_FILE_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+PARSEQ_FILE_MAX_BYTES = env_int(
+    env_first("PARSEQ_FILE_MAX_BYTES", "MAX_FILE_SIZE"), 100 * 1024 * 1024, minimum=1
+)
 PARSEQ_FILE_EXTENSIONS = env_list(
     "PARSEQ_FILE_EXTENSIONS",
     ".csv,.tsv,.txt,.json,.jsonl,.xml,.html,.md,.yaml,.yml,.xlsx,.xls,.ods,.pdf,"

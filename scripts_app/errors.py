@@ -81,6 +81,10 @@ class BadToken(ParseqError):
     http_status = 403
 
 
+class InvalidScriptPath(ParseqError):
+    """A script path that is absolute, climbs out of the scripts directory or is no .py."""
+
+
 class ScriptNotFound(ParseqError):
     """No script at that path under the scripts directory."""
 

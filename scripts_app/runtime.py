@@ -72,7 +72,8 @@ def input_dir() -> Path:
 
 
 # --- Files of the file storage API (/api/v1/files/) -------------------------------------
-# A run lists the keys it needs in its params: {"input_files": ["uploads/3f2a….csv"]}.
+# A run lists the keys it needs in its params: {"input_files": ["uploads/3f2a….csv"]}, or
+# names one as seed 003 does: {"file_key": "test/3f2a….txt"} (input_file(data["file_key"])).
 # The worker copies them into input_dir() before the script starts, and stores what the
 # script writes to result_file(name) under the key result_key(name) after it ends.
 # Scripts never talk to the storage themselves (they have no credentials for it).
@@ -91,7 +92,8 @@ def _safe_relative(value: str, what: str) -> str:
 
 
 def input_file(key: str) -> Path:
-    """The local copy of the uploaded file ``key`` (listed in params["input_files"])."""
+    """The local copy of the uploaded file ``key`` (listed in params["input_files"], or
+    given as params["file_key"])."""
     path = input_dir() / _safe_relative(key, "file key")
     if not path.is_file():
         raise FileNotFoundError(

@@ -70,17 +70,23 @@ def validate_script_upload(file: Any) -> None:
 
 
 def resolve_script_path(value: str) -> Path:
-    """The absolute path of a parsers/ script, refusing anything outside that directory."""
-    base = Path(settings.PARSEQ_PARSERS_DIR).resolve()
+    """The absolute path of a script under the scripts directory (PARSEQ_SCRIPTS_DIR,
+    default parsers/), refusing absolute paths, '..', symlinks out, non-.py and missing
+    files (code "missing" for the last, so callers can answer 404)."""
+    base = Path(settings.PARSEQ_SCRIPTS_DIR).resolve()
     if not value or PurePosixPath(value).is_absolute() or "\\" in value:
-        raise ValidationError("Give a path relative to the parsers directory.", code="path")
+        raise ValidationError(
+            f"Give a path relative to the scripts directory, not {value!r}.", code="path"
+        )
+    if ".." in PurePosixPath(value).parts:
+        raise ValidationError("The script path must not contain '..'.", code="path")
     path = (base / value).resolve()
     if base not in path.parents:
-        raise ValidationError("The script path leaves the parsers directory.", code="path")
+        raise ValidationError("The script path leaves the scripts directory.", code="path")
     if path.suffix != ".py":
         raise ValidationError("The script path must name a .py file.", code="extension")
     if not path.is_file():
-        raise ValidationError(f"No script at parsers/{value}.", code="missing")
+        raise ValidationError(f"No script at {value} in the scripts directory.", code="missing")
     return path
 
 

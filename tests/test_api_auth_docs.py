@@ -91,6 +91,8 @@ def test_the_schema_describes_every_endpoint_with_examples(anon):
         "/api/v1/jobs/": {"get", "post"},
         "/api/v1/jobs/{slug}/": {"get", "put", "patch", "delete"},
         "/api/v1/jobs/{slug}/run/": {"post"},
+        "/api/v1/jobs/{slug}/trigger_token/": {"post", "delete"},
+        "/api/v1/scripts/{script_path}": {"post"},
         "/api/v1/executions/": {"get"},
         "/api/v1/executions/{id}/": {"get"},
         "/api/v1/executions/{id}/cancel/": {"post"},
@@ -98,6 +100,7 @@ def test_the_schema_describes_every_endpoint_with_examples(anon):
         "/api/v1/executions/{id}/artifacts/": {"get"},
         "/api/v1/executions/{id}/artifacts/{name}": {"get"},
         "/api/v1/files/": {"post"},
+        "/api/v1/files/upload": {"post"},
         "/api/v1/files/{key}": {"get", "delete"},
         "/api/v1/files/{key}/info": {"get"},
     }

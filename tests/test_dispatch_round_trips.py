@@ -130,7 +130,7 @@ def test_an_upload_name_with_two_versions_is_read_and_hashed(make_job, monkeypat
 
 
 def test_a_parsers_file_changed_in_place_is_pinned_to_its_new_bytes(db, settings, tmp_path):
-    settings.PARSEQ_PARSERS_DIR = tmp_path
+    settings.PARSEQ_SCRIPTS_DIR = tmp_path
     (tmp_path / "tool.py").write_text("def main(data):\n    return 1\n")
     job = Job(name="Tool", slug="tool", script_path="tool.py")
     job.save()

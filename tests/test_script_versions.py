@@ -21,7 +21,7 @@ def parsers(settings, tmp_path):
     directory = tmp_path / "parsers"
     directory.mkdir()
     (directory / "tool.py").write_text("def main(data):\n    return {'v': 1}\n")
-    settings.PARSEQ_PARSERS_DIR = directory
+    settings.PARSEQ_SCRIPTS_DIR = directory
     return directory
 
 

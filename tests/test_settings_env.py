@@ -184,3 +184,74 @@ def test_a_mail_subject_template_with_an_unknown_field_stops_start_up(tmp_path):
     result = load_settings(tmp_path, PARSEQ_MAIL_SUBJECT="{job} {when}")
     assert result.returncode != 0
     assert "PARSEQ_MAIL_SUBJECT='{job} {when}' is not a template of {job}, {slug}" in result.stderr
+
+
+SEED_NAMES = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({
+    "scripts": str(settings.PARSEQ_SCRIPTS_DIR),
+    "max_file": settings.PARSEQ_FILE_MAX_BYTES,
+    "uploads": str(settings.MEDIA_ROOT),
+    "max_time": settings.MAX_SCRIPT_EXECUTION_TIME,
+    "level": settings.LOG_LEVEL,
+}))
+"""
+
+
+def seed_settings(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    clean = {
+        "PATH": os.environ.get("PATH", ""),
+        "DJANGO_SETTINGS_MODULE": "parseq.settings",
+        "PARSEQ_DATA_DIR": str(tmp_path),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", SEED_NAMES], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+
+
+def test_seed_003s_setting_names_work_as_aliases(tmp_path):
+    result = seed_settings(
+        tmp_path,
+        SCRIPTS_DIR="/srv/scripts",
+        MAX_FILE_SIZE="1234",
+        UPLOADS_DIR="/srv/uploads",
+        MAX_SCRIPT_EXECUTION_TIME="60",
+        LOG_LEVEL="warning",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "scripts": "/srv/scripts",
+        "max_file": 1234,
+        "uploads": "/srv/uploads",
+        "max_time": 60,
+        "level": "warning",
+    }
+
+
+def test_parseqs_own_names_win_over_the_seeds_aliases(tmp_path):
+    result = seed_settings(
+        tmp_path,
+        PARSEQ_SCRIPTS_DIR="/srv/ours",
+        SCRIPTS_DIR="/srv/theirs",
+        PARSEQ_FILE_MAX_BYTES="10",
+        MAX_FILE_SIZE="20",
+        MEDIA_ROOT="/srv/media",
+        UPLOADS_DIR="/srv/uploads",
+    )
+    seen = json.loads(result.stdout)
+    assert (seen["scripts"], seen["max_file"], seen["uploads"]) == ("/srv/ours", 10, "/srv/media")
+
+
+def test_the_defaults_are_the_seeds_defaults(tmp_path):
+    seen = json.loads(seed_settings(tmp_path).stdout)
+    assert seen["scripts"] == str(ROOT / "parsers")
+    assert (seen["max_file"], seen["max_time"], seen["level"]) == (100 * 1024 * 1024, 300, "INFO")
+
+
+def test_a_bad_alias_value_is_reported_under_its_own_name(tmp_path):
+    result = seed_settings(tmp_path, MAX_FILE_SIZE="lots")
+    assert result.returncode != 0
+    assert "MAX_FILE_SIZE='lots' is not an integer" in result.stderr

@@ -217,4 +217,31 @@ BAD_RECIPIENTS = OpenApiExample(
     status_codes=["400"],
     value={"email": ["“ann@” is not an e-mail address."]},
 )
+SCRIPT_REQUEST = OpenApiExample(
+    "Seed 003's example",
+    request_only=True,
+    value={"data": {"name": "John", "value": 42}},
+)
+SCRIPT_DONE = OpenApiExample(
+    "It worked",
+    response_only=True,
+    status_codes=["200"],
+    value={
+        "success": True,
+        "result": {"message": "Hello, John!", "processed_value": 84},
+        "execution_time": 0.123,
+    },
+)
+SCRIPT_FAILED = OpenApiExample(
+    "It failed (or ran out of time)",
+    response_only=True,
+    status_codes=["200"],
+    value={"success": False, "error": "KeyError: 'name'", "execution_time": 0.05},
+)
+SCRIPT_MISSING = OpenApiExample(
+    "No such script",
+    response_only=True,
+    status_codes=["404"],
+    value={"detail": "No script at test/nope.py in the scripts directory."},
+)
 AUTH_ERRORS = [NOT_AUTHENTICATED, FORBIDDEN, NOT_FOUND]

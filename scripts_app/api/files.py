@@ -108,3 +108,24 @@ class FileViewSet(ParseqErrors, viewsets.ViewSet):
         if getattr(self, "action", None) == "retrieve":
             return [renderer() for renderer in DOWNLOAD_RENDERERS]
         return super().get_renderers()
+
+
+class SeedUploadViewSet(FileViewSet):
+    """Seed 003's path for the same upload: ``POST /api/v1/files/upload?prefix=``."""
+
+    @extend_schema(
+        summary="Upload a file (seed 003's path)",
+        description="The same as `POST /api/v1/files/`: multipart/form-data with one `file`, "
+        "under `?prefix=` if given.",
+        operation_id="files_upload_seed",
+        request={"multipart/form-data": FileUploadSerializer},
+        parameters=[OpenApiParameter("prefix", OpenApiTypes.STR, description="e.g. test")],
+        responses={
+            201: StoredFileSerializer,
+            413: OpenApiResponse(DetailSerializer, description="Over PARSEQ_FILE_MAX_BYTES"),
+            **errors(400),
+        },
+        examples=[ex.FILE_STORED, ex.BAD_KEY, ex.TOO_LARGE, *ex.AUTH_ERRORS],
+    )
+    def create(self, request):
+        return super().create(request)

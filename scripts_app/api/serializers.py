@@ -223,6 +223,15 @@ class RunSummarySerializer(serializers.Serializer):
     execution_time = serializers.FloatField(allow_null=True)
 
 
+class ScriptRunSerializer(serializers.Serializer):
+    """Seed 003's answer: ``result`` when it worked, ``error`` when it did not."""
+
+    success = serializers.BooleanField()
+    result = serializers.DictField(required=False, help_text="What main() returned ({} for None).")
+    error = serializers.CharField(required=False)
+    execution_time = serializers.FloatField(allow_null=True, help_text="Seconds.")
+
+
 class ParamsErrorSerializer(serializers.Serializer):
     path = serializers.CharField()
     message = serializers.CharField()

@@ -3,9 +3,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from scripts_app.api.executions import ExecutionViewSet
-from scripts_app.api.files import FileViewSet
+from scripts_app.api.files import FileViewSet, SeedUploadViewSet
 from scripts_app.api.jobs import JobViewSet
 from scripts_app.api.permissions import DocsPermission
+from scripts_app.api.scripts import ScriptPathView
 
 app_name = "api"
 
@@ -31,6 +32,7 @@ router.register("executions", ExecutionViewSet, basename="execution")
 
 docs = {"permission_classes": [DocsPermission]}
 files_list = FileViewSet.as_view({"post": "create"})
+seed_upload = SeedUploadViewSet.as_view({"post": "create"})
 file_detail = FileViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 file_info = FileViewSet.as_view({"get": "info"})
 artifact = ExecutionViewSet.as_view({"get": "artifact"})
@@ -40,6 +42,8 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **docs), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", **docs), name="redoc"),
     path("files/", files_list, name="files"),
+    path("files/upload", seed_upload, name="files-upload"),  # seed 003's name, before <key>
+    path("scripts/<anypath:script_path>", ScriptPathView.as_view(), name="script-run"),
     path("files/<anypath:key>/info", file_info, name="file-info"),
     path("files/<anypath:key>", file_detail, name="file"),
     path("executions/<str:pk>/artifacts/<anypath:name>", artifact, name="execution-artifact"),

@@ -4,8 +4,9 @@ Every file lives in Django storage (local disk or S3) under ``files/<key>``, so 
 never reach the logs, artifacts or scripts kept elsewhere in the same storage.
 
 Scripts never see storage credentials. A run names the keys it needs in its params
-(``"input_files": ["uploads/…csv"]``); the worker copies them into the run's ``inputs/``
-directory before the script starts (``runtime.input_file(key)``). Files the script writes
+(``"input_files": ["uploads/…csv"]``, or seed 003's one ``"file_key": "…"``); the worker
+copies them into the run's ``inputs/`` directory before the script starts
+(``runtime.input_file(key)``). Files the script writes
 with ``runtime.result_file(name)`` are stored by the worker after the run under the key
 ``runs/<execution id>/<name>`` (``runtime.result_key(name)``).
 """
@@ -29,6 +30,7 @@ from scripts_app.errors import ExtensionNotAllowed, FileMissing, FileTooLarge, I
 
 STORAGE_ROOT = "files"
 INPUT_FILES_PARAM = "input_files"
+FILE_KEY_PARAM = "file_key"  # seed 003: one uploaded file, {"data": {"file_key": "test/….txt"}}
 RESULT_KEY_PREFIX = "runs"
 RESULT_DIR_NAME = "results"  # next to inputs/ and outputs/ in a run's workspace
 MAX_KEY_LENGTH = 400
@@ -176,38 +178,44 @@ def delete(key: str) -> None:
 
 
 def input_keys(params: Any) -> list[str]:
-    """The keys a run asks for in ``params["input_files"]`` (a list of keys)."""
+    """The keys a run asks for: ``params["input_files"]`` (a list of keys) and seed 003's
+    ``params["file_key"]`` (one key)."""
     if not isinstance(params, dict):
         return []
     value = params.get(INPUT_FILES_PARAM)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        return [value]  # reported by input_key_errors
-    return value
+    keys = [] if value is None else value if isinstance(value, list) else [value]
+    one = params.get(FILE_KEY_PARAM)
+    if one is not None and one not in keys:
+        keys = [*keys, one]
+    return keys  # bad ones are reported by input_key_errors
 
 
 def input_key_errors(params: Any) -> list[dict[str, str]]:
-    """Every bad or missing key in ``params["input_files"]``, as ``{"path", "message"}``."""
-    if not isinstance(params, dict) or params.get(INPUT_FILES_PARAM) is None:
+    """Every bad or missing key the run asks for, as ``{"path", "message"}``."""
+    if not isinstance(params, dict):
         return []
-    value = params[INPUT_FILES_PARAM]
-    if not isinstance(value, list):
-        return [{"path": f"$.{INPUT_FILES_PARAM}", "message": "must be a list of file keys"}]
     errors = []
-    for index, key in enumerate(value):
-        path = f"$.{INPUT_FILES_PARAM}[{index}]"
-        if not isinstance(key, str):
-            errors.append({"path": path, "message": "a file key must be a string"})
-            continue
-        try:
-            name = storage_name(key)
-        except InvalidKey as exc:
-            errors.append({"path": path, "message": str(exc)})
-            continue
-        if not default_storage.exists(name):
-            errors.append({"path": path, "message": f"no file has the key “{key}”"})
+    value = params.get(INPUT_FILES_PARAM)
+    if value is not None and not isinstance(value, list):
+        errors.append({"path": f"$.{INPUT_FILES_PARAM}", "message": "must be a list of file keys"})
+    elif value is not None:
+        for index, key in enumerate(value):
+            errors += _key_errors(key, f"$.{INPUT_FILES_PARAM}[{index}]")
+    if params.get(FILE_KEY_PARAM) is not None:
+        errors += _key_errors(params[FILE_KEY_PARAM], f"$.{FILE_KEY_PARAM}")
     return errors
+
+
+def _key_errors(key: Any, path: str) -> list[dict[str, str]]:
+    if not isinstance(key, str):
+        return [{"path": path, "message": "a file key must be a string"}]
+    try:
+        name = storage_name(key)
+    except InvalidKey as exc:
+        return [{"path": path, "message": str(exc)}]
+    if not default_storage.exists(name):
+        return [{"path": path, "message": f"no file has the key “{key}”"}]
+    return []
 
 
 def result_dir(workspace_root: Path) -> Path:

@@ -25,7 +25,7 @@ LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout
 
 
 def demo_specs(parsers_dir: Path | None = None) -> list[dict]:
-    path = Path(parsers_dir or settings.PARSEQ_PARSERS_DIR) / DEMO_FILE
+    path = Path(parsers_dir or settings.PARSEQ_SCRIPTS_DIR) / DEMO_FILE
     return json.loads(path.read_text(encoding="utf-8"))
 
 
