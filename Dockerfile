@@ -1,13 +1,24 @@
 # Parseq: one slim, non-root image for web (gunicorn), worker and scheduler.
 #   docker build -t parseq .
 #   docker compose up --scale worker=4
-FROM python:3.11-slim AS build
+# Debian bookworm, pinned: PGDG (below) publishes pg_dump per Debian release.
+FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
 
-FROM python:3.11-slim
+FROM python:3.11-slim-bookworm
+# pg_dump for the demo database backup (parsers/db_backup.py) must be of the server's major
+# version or newer: docker-compose.yml runs postgres:16, Debian bookworm ships 15, so the
+# client comes from PGDG (apt.postgresql.org), added with postgresql-common's own script
+# and keyring. Keep PG_MAJOR equal to compose's postgres image (tests/test_compose.py).
+ARG PG_MAJOR=16
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-common ca-certificates \
+    && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+    && apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" \
+    && rm -rf /var/lib/apt/lists/*
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

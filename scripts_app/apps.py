@@ -12,6 +12,24 @@ class ScriptsAppConfig(AppConfig):
         from scripts_app import cli, hardening
 
         cli.install_slug_commands()
+        if getattr(settings, "PARSEQ_HIDE_DRAMATIQ_TASKS", True):
+            _hide_dramatiq_tasks()
         if getattr(settings, "PARSEQ_HIDE_PROCESS_ENV", True):
             # Scripts run as the same OS user must not read our /proc/<pid>/environ.
             hardening.hide_process_environment()
+
+
+def _hide_dramatiq_tasks() -> None:
+    """django_dramatiq (a required app: ``rundramatiq``) registers its Task model in the
+    admin; Parseq records runs as Executions and never writes Tasks, so the section
+    would only ever be empty. (Every app's admin module is loaded by now: the admin app,
+    listed before this one, autodiscovers them in its own ready().)"""
+    from django.apps import apps
+    from django.contrib import admin
+
+    if not apps.is_installed("django_dramatiq") or not apps.is_installed("django.contrib.admin"):
+        return
+    from django_dramatiq.models import Task
+
+    if admin.site.is_registered(Task):
+        admin.site.unregister(Task)

@@ -9,7 +9,7 @@ import yaml
 
 from tests.deploy_helpers import ROOT, check_command, check_gunicorn, unread_variables
 
-PARSEQ_SERVICES = ("migrate", "web", "worker", "worker-heavy", "scheduler")
+PARSEQ_SERVICES = ("migrate", "loaddemo", "web", "worker", "worker-heavy", "scheduler")
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +128,23 @@ def test_containers_log_json_lines():
         assert service["environment"]["PARSEQ_LOG_FORMAT"] == "json", name
     cmd = (ROOT / "Dockerfile").read_text().rsplit("CMD ", 1)[1]
     assert "--config python:parseq.gunicorn" in cmd and "--access-logfile" not in cmd
+
+
+def test_the_image_has_a_pg_dump_of_the_compose_postgresql_major_version(compose):
+    # The demo db-backup job dumps compose's PostgreSQL: pg_dump must be of its major or newer.
+    server_major = int(re.match(r"postgres:(\d+)", compose["services"]["postgres"]["image"])[1])
+    final_stage = (ROOT / "Dockerfile").read_text().rsplit("\nFROM ", 1)[1]
+    client_major = int(re.search(r"^ARG PG_MAJOR=(\d+)$", final_stage, re.M)[1])
+    assert client_major == server_major
+    assert '"postgresql-client-${PG_MAJOR}"' in final_stage
+    # PGDG's packages, keyed to a Debian release the base image pins (bookworm ships 15).
+    assert final_stage.startswith("python:3.11-slim-bookworm")
+    assert "/usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y" in final_stage
+
+
+def test_compose_mails_the_backup_to_its_admins_and_loads_the_demo_jobs(compose):
+    env = compose["services"]["worker"]["environment"]
+    assert env["PARSEQ_ADMIN_EMAILS"]  # db-backup notifies ADMINS, with no addresses of its own
+    demo = compose["services"]["loaddemo"]
+    assert demo["command"] == ["python", "manage.py", "loaddemo"] and demo["profiles"] == ["demo"]
+    assert "docker compose run --rm loaddemo" in (ROOT / "README.md").read_text()

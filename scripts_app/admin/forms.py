@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from scripts_app import validators
+from scripts_app.jobs import slugs
 from scripts_app.models import Job
 
 RAW_FIELD = "_raw_json"
@@ -268,4 +269,22 @@ class SecretsFormMixin(forms.Form):
 
 
 class JobAdminForm(SecretsFormMixin, forms.ModelForm):
-    """The job form; ``JobAdmin`` supplies the model and the fields."""
+    """The job form; ``JobAdmin`` supplies the model and the fields. A new job's slug may
+    be left empty: it is made from the name, as the API does (``jobs.slugs``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "slug" in self.fields and not self.instance.pk:
+            self.fields["slug"].required = False
+            self.fields[
+                "slug"
+            ].help_text = (
+                "Leave empty to make one from the name (Бэкап базы данных → bekap-bazy-dannykh)."
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        if "slug" in self.fields and not cleaned.get("slug") and cleaned.get("name"):
+            if not self.instance.pk:
+                cleaned["slug"] = slugs.unique_slug(cleaned["name"])
+        return cleaned

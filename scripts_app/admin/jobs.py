@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from scripts_app import schedule
 from scripts_app.admin import display
 from scripts_app.admin.forms import JobAdminForm, RunParamsForm
+from scripts_app.admin.tokens import TriggerTokenAdmin
 from scripts_app.errors import InvalidParams, JobNotRunnable
 from scripts_app.jobs import saving
 from scripts_app.models import Execution, Job, Status, Trigger
@@ -26,7 +27,7 @@ FINISHED = [Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT]
 UPCOMING = 5
 
 LAYOUT = [
-    (None, ["name", "slug", "description", "enabled"]),
+    (None, ["name", "slug", "description", "enabled", "trigger_token_state"]),
     ("Script", ["script", "script_path"]),
     ("Parameters", ["params_schema", "default_params"]),
     (
@@ -118,7 +119,7 @@ class RecentRunsInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(TriggerTokenAdmin, admin.ModelAdmin):
     form = JobAdminForm
     change_form_template = "scripts_app/admin/job_change_form.html"
     change_list_template = "scripts_app/admin/job_change_list.html"
@@ -135,10 +136,11 @@ class JobAdmin(admin.ModelAdmin):
     list_display_links = ["name"]
     list_filter = ["enabled"]
     search_fields = ["name", "slug", "description"]
-    prepopulated_fields = {"slug": ("name",)}
-    readonly_fields = ["schedule_summary", "next_fire_times", "secret_names"]
+    # No prepopulated slug: the browser's transliteration is not the server's; an empty
+    # slug is made from the name on save (JobAdminForm).
+    readonly_fields = ["schedule_summary", "next_fire_times", "secret_names", "trigger_token_state"]
     inlines = [RecentRunsInline]
-    actions = ["run_now", "enable_jobs", "disable_jobs"]
+    actions = ["run_now", "enable_jobs", "disable_jobs", "new_trigger_token"]
 
     class Media:
         css = {"all": ["scripts_app/admin.css"]}
@@ -240,7 +242,8 @@ class JobAdmin(admin.ModelAdmin):
         if not can_edit:
             names = [n for n in names if n not in SECRET_INPUTS]
         if obj is None:
-            names = [n for n in names if n not in {"schedule_summary", "next_fire_times"}]
+            later = {"schedule_summary", "next_fire_times", "trigger_token_state"}
+            names = [n for n in names if n not in later]
         placed: set[str] = set()
         fieldsets = []
         for title, group in LAYOUT:

@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from scripts_app import validators
-from scripts_app.jobs import versions
+from scripts_app.jobs import slugs, versions
 from scripts_app.models import Artifact, Execution, Job, ScriptVersion
 
 
@@ -151,7 +152,22 @@ class JobSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["url", "script_name", "next_run_at", "created_at", "updated_at"]
-        extra_kwargs = {"slug": {"help_text": "URL name: /api/v1/jobs/<slug>/"}}
+        extra_kwargs = {
+            "slug": {
+                "required": False,
+                "help_text": "URL name: /api/v1/jobs/<slug>/. Left out, it is made from the name.",
+            }
+        }
+
+    def get_fields(self):
+        # In a multipart or form request DRF reads an omitted field as empty ('' for text,
+        # False for a boolean: a form's unticked checkbox). Here omitted means "not given",
+        # as in JSON: the field is skipped and the model's default applies (enabled=True).
+        fields = super().get_fields()
+        for field in fields.values():
+            if not field.read_only and not field.required:
+                field.default_empty_html = empty
+        return fields
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_script_name(self, job: Job) -> str:
@@ -177,6 +193,8 @@ class JobSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         """Run the model's own cross-field checks (script source, schedule) on the result."""
+        if self.instance is None and not attrs.get("slug"):
+            attrs["slug"] = slugs.unique_slug(attrs.get("name") or "")
         job = copy.copy(self.instance) if self.instance else Job()
         for name, value in attrs.items():
             setattr(job, name, value)
