@@ -17,24 +17,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENV_READERS = {
     *("env_str", "env_bool", "env_int", "env_list", "env_choice", "env_url", "env_networks"),
-    "get",
+    *("env_template", "env_first", "get"),
 }
 
 
 def variables_the_settings_read() -> set[str]:
-    """Every NAME in env_*("NAME", …) / os.environ.get("NAME") of parseq/settings.py and env.py."""
+    """Every NAME in env_*("NAME", …) / os.environ.get("NAME") of parseq/settings.py and env.py
+    (and every name of env_first("NAME", "ALIAS"))."""
     names = set()
     for module in ("settings.py", "env.py"):
         tree = ast.parse((ROOT / "parseq" / module).read_text())
         for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and getattr(node.func, "id", getattr(node.func, "attr", None)) in ENV_READERS
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                names.add(node.args[0].value)
+            reader = getattr(node, "func", None)
+            name = getattr(reader, "id", getattr(reader, "attr", None))
+            if not isinstance(node, ast.Call) or name not in ENV_READERS:
+                continue
+            # env_first("PARSEQ_X", "SEED_ALIAS") names every variable it may read.
+            read = node.args if name == "env_first" else node.args[:1]
+            for arg in read:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    names.add(arg.value)
     return names
 
 

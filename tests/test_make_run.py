@@ -1,46 +1,28 @@
-"""`make run`'s stack on embedded defaults (SQLite, local files, in-process broker):
-set up, serve web + worker + scheduler, answer a curl trigger, stop cleanly on Ctrl-C."""
+"""`make run` on embedded defaults (SQLite, local files, in-process broker), as a newcomer
+runs it: no DEBUG, no SECRET_KEY. It sets up, serves web + worker + scheduler, answers a
+curl trigger, stops cleanly on Ctrl-C, prints the admin's password only the first time,
+and a plain-shell ``manage.py hello`` afterwards uses the same database and keys."""
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.services import free_port
+from tests.live_stack import ROOT, make_run
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def embedded_env(data_dir: Path, port: int) -> dict:
-    # Only what `make run` would have: no DATABASE_URL, no broker, no S3.
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": str(data_dir),
-        "DEBUG": "1",
-        "PARSEQ_DATA_DIR": str(data_dir),
-        "PORT": str(port),
-    }
-
-
-def manage(env: dict, *argv: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *argv],
+def manage(env: dict, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "manage.py", *argv],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def post(url: str, token: str, body: dict) -> dict:
@@ -54,54 +36,32 @@ def post(url: str, token: str, body: dict) -> dict:
         return json.loads(response.read())
 
 
-def wait_until_up(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "runall exited early"
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("the web server did not come up")
-
-
-def test_the_embedded_stack_runs_a_curl_triggered_job_and_stops_on_ctrl_c(tmp_path):
-    port = free_port()
-    env = embedded_env(tmp_path, port)
-    manage(env, "migrate", "--no-input")
-    first = manage(env, "ensureadmin")
-    token = first.split("API token:")[1].split()[0]
-    assert "password:" in first
-    assert "password:" not in manage(env, "ensureadmin")  # printed once only
-    manage(env, "loaddemo")
-    assert (tmp_path / "db.sqlite3").exists()
-
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "runall"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+def test_make_run_serves_a_curl_trigger_stops_on_ctrl_c_and_keeps_its_data(tmp_path):
+    stack = make_run(tmp_path)
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/admin/login/", proc)
-        body = post(
-            f"http://127.0.0.1:{port}/scripts/hello/?wait=20", token, {"data": {"name": "World"}}
-        )
+        first = stack.output()
+        token = first.split("API token:")[1].split()[0]
+        assert "password:" in first
+        body = post(f"{stack.url}/scripts/hello/?wait=20", token, {"data": {"name": "World"}})
         assert body["success"] is True, body
         assert body["result"]["greeting"] == "Hello, World!"
         assert body["execution_time"] is not None
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out.decode(errors="replace")[-3000:]
-    assert b"Parseq stopped." in out
-    # Nothing of the stack is left behind.
-    leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == ""
-    # The data survives a restart: running `manage.py hello` uses the same database.
-    manage(env, "hello")
+        out = stack.stop()
+    assert "Parseq stopped." in out, out[-3000:]
+    assert stack.leftovers() == ""  # nothing of the stack is left behind
+    assert "DEBUG" not in stack.env and "SECRET_KEY" not in stack.env
+    assert (tmp_path / "var" / "db.sqlite3").exists()
+    assert (tmp_path / "var" / "secret_key").exists()
+
+    # A plain shell afterwards: the same database and keys, no DEBUG or SECRET_KEY needed.
+    hello = manage(stack.env, "hello", "--params", '{"name": "Ann"}')
+    assert hello.returncode == 0, hello.stderr
+    log, _, result = hello.stdout.partition("{")  # the script's output, then its result
+    assert log == "greeting Ann\n" and json.loads("{" + result)["greeting"] == "Hello, Ann!"
+
+    again = make_run(tmp_path)
+    try:
+        assert "password:" not in again.output()  # printed once only
+    finally:
+        again.stop()
