@@ -117,7 +117,7 @@ print(json.dumps({
 """
 
 
-def load_settings(tmp_path, **env: str) -> subprocess.CompletedProcess:
+def load_settings(tmp_path, probe: str = PROBE, **env: str) -> subprocess.CompletedProcess:
     clean = {
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "parseq.settings",
@@ -125,7 +125,7 @@ def load_settings(tmp_path, **env: str) -> subprocess.CompletedProcess:
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True
+        [sys.executable, "-c", probe], cwd=ROOT, env=clean, capture_output=True, text=True
     )
 
 
@@ -201,15 +201,7 @@ print(json.dumps({
 
 
 def seed_settings(tmp_path, **env: str) -> subprocess.CompletedProcess:
-    clean = {
-        "PATH": os.environ.get("PATH", ""),
-        "DJANGO_SETTINGS_MODULE": "parseq.settings",
-        "PARSEQ_DATA_DIR": str(tmp_path),
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", SEED_NAMES], cwd=ROOT, env=clean, capture_output=True, text=True
-    )
+    return load_settings(tmp_path, SEED_NAMES, **env)
 
 
 def test_seed_003s_setting_names_work_as_aliases(tmp_path):

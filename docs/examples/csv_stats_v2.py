@@ -12,7 +12,8 @@ def main(data: dict) -> dict:
     with runtime.input_file(key).open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         count = 0
-        for count, row in enumerate(reader, 1):
+        for row in reader:
+            count += 1
             for column, value in row.items():
                 try:
                     sums[column] = sums.get(column, 0.0) + float(value)

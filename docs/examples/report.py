@@ -5,12 +5,12 @@
       -F cron="30 7 * * mon-fri" -F timezone=Europe/Berlin -F misfire_policy=coalesce
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from scripts_app import runtime
 
 
 def main(data: dict) -> dict:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     runtime.write_output(f"morning report at {now}")
     return {"generated_at": now, "run": runtime.run_id()}

@@ -29,6 +29,19 @@ KEY_PARAMETER = OpenApiParameter(
 )
 
 
+# The upload's schema, shared by POST /api/v1/files/ and seed 003's /api/v1/files/upload.
+UPLOAD = {
+    "request": {"multipart/form-data": FileUploadSerializer},
+    "parameters": [OpenApiParameter("prefix", OpenApiTypes.STR, description="e.g. uploads/2026")],
+    "responses": {
+        201: StoredFileSerializer,
+        413: OpenApiResponse(DetailSerializer, description="Over PARSEQ_FILE_MAX_BYTES"),
+        **errors(400),
+    },
+    "examples": [ex.FILE_STORED, ex.BAD_KEY, ex.TOO_LARGE, *ex.AUTH_ERRORS],
+}
+
+
 class FileViewSet(ParseqErrors, viewsets.ViewSet):
     """Files addressed by key: upload, download, info, delete (``run_job`` permission)."""
 
@@ -40,14 +53,7 @@ class FileViewSet(ParseqErrors, viewsets.ViewSet):
         description="multipart/form-data with one `file`. The key is random and new "
         "(keeping the extension), under `?prefix=` if given.",
         operation_id="files_upload",
-        request={"multipart/form-data": FileUploadSerializer},
-        parameters=[OpenApiParameter("prefix", OpenApiTypes.STR, description="e.g. uploads/2026")],
-        responses={
-            201: StoredFileSerializer,
-            413: OpenApiResponse(DetailSerializer, description="Over PARSEQ_FILE_MAX_BYTES"),
-            **errors(400),
-        },
-        examples=[ex.FILE_STORED, ex.BAD_KEY, ex.TOO_LARGE, *ex.AUTH_ERRORS],
+        **UPLOAD,
     )
     def create(self, request):
         storage_api.validate_prefix(request.query_params.get("prefix"))
@@ -118,14 +124,7 @@ class SeedUploadViewSet(FileViewSet):
         description="The same as `POST /api/v1/files/`: multipart/form-data with one `file`, "
         "under `?prefix=` if given.",
         operation_id="files_upload_seed",
-        request={"multipart/form-data": FileUploadSerializer},
-        parameters=[OpenApiParameter("prefix", OpenApiTypes.STR, description="e.g. test")],
-        responses={
-            201: StoredFileSerializer,
-            413: OpenApiResponse(DetailSerializer, description="Over PARSEQ_FILE_MAX_BYTES"),
-            **errors(400),
-        },
-        examples=[ex.FILE_STORED, ex.BAD_KEY, ex.TOO_LARGE, *ex.AUTH_ERRORS],
+        **UPLOAD,
     )
     def create(self, request):
         return super().create(request)
