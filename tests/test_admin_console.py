@@ -8,6 +8,7 @@ import hashlib
 import re
 
 import pytest
+from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
 from scripts_app.models import Execution, Job
@@ -84,3 +85,17 @@ def test_a_get_never_makes_a_token(console, make_job):
     assert console.get(f"/admin/scripts_app/job/{job.pk}/trigger_token/").status_code == 405
     job.refresh_from_db()
     assert job.trigger_token_hash == ""
+
+
+@pytest.mark.slow
+def test_the_admin_fills_in_the_slug_as_the_server_spells_it(browser_page, live_server, alice):
+    page = browser_page
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/scripts_app/job/add/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/scripts_app/job/add/")
+    page.locator("#id_name").press_sequentially("Бэкап базы данных")
+    page.locator("#id_name").blur()  # Playwright types Cyrillic without keyup: "change" then
+    # Django's own transliteration would say "bekap-bazy-dannyh".
+    expect(page.locator("#id_slug")).to_have_value("bekap-bazy-dannykh")

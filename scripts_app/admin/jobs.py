@@ -136,14 +136,16 @@ class JobAdmin(TriggerTokenAdmin, admin.ModelAdmin):
     list_display_links = ["name"]
     list_filter = ["enabled"]
     search_fields = ["name", "slug", "description"]
-    # No prepopulated slug: the browser's transliteration is not the server's; an empty
-    # slug is made from the name on save (JobAdminForm).
+    # Filled in from the name as the server spells it (static/scripts_app/slugs.js); left
+    # empty, the server makes it on save (JobAdminForm).
+    prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ["schedule_summary", "next_fire_times", "secret_names", "trigger_token_state"]
     inlines = [RecentRunsInline]
     actions = ["run_now", "enable_jobs", "disable_jobs", "new_trigger_token"]
 
     class Media:
         css = {"all": ["scripts_app/admin.css"]}
+        js = ["admin/js/urlify.js", "scripts_app/slugs.js"]  # ours wraps Django's URLify
 
     # -- permissions -------------------------------------------------------------------
 
