@@ -39,7 +39,7 @@ class InvalidRecipients(ParseqError):
     """The e-mail addresses a trigger named for its run are not addresses."""
 
     def http_body(self) -> dict:
-        return {"email": [str(self)]}
+        return {"detail": str(self), "email": [str(self)]}  # and under its field, as DRF does
 
 
 class JobNotRunnable(ParseqError):

@@ -215,7 +215,10 @@ BAD_RECIPIENTS = OpenApiExample(
     "A recipient that is no e-mail address",
     response_only=True,
     status_codes=["400"],
-    value={"email": ["“ann@” is not an e-mail address."]},
+    value={
+        "detail": "“ann@” is not an e-mail address.",
+        "email": ["“ann@” is not an e-mail address."],
+    },
 )
 SCRIPT_REQUEST = OpenApiExample(
     "Seed 003's example",
