@@ -10,7 +10,6 @@ import pytest
 
 from scripts_app.models import Execution, NotifyOn, Status, Trigger
 from scripts_app.runs import dispatch
-from scripts_app.runs.logs import read_log
 from scripts_app.worker import execution
 
 # Seed 004's MyTask (task_3), as a Parseq script: the same body, main() for run().
@@ -181,8 +180,3 @@ def test_the_admin_run_form_can_name_who_is_mailed(make_job, alice, client):
     bad = client.post(url, {"_raw_json": "{}", "_email": "nobody"})
     assert bad.status_code == 200 and "is not an e-mail address" in bad.content.decode()
     assert Execution.objects.count() == 1
-
-
-def test_a_log_of_a_seed_task_is_kept_as_usual(make_job):
-    run = run_now(make_job("print('working')\n", slug="printer"))
-    assert read_log(run)[0] == b"working\n"

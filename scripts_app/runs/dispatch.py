@@ -34,7 +34,7 @@ def resolve_params(job: Job, params: Any) -> dict:
     return merged
 
 
-def run_recipients(email: Any) -> str:
+def checked_recipients(email: Any) -> str:
     """The ``notify_emails`` of a run from a trigger's ``"email"`` (an address or a list):
     they are mailed when that run ends, whatever the job's ``notify_on``."""
     try:
@@ -56,7 +56,7 @@ def trigger(
 ) -> Execution:
     """Record a queued execution of ``job`` and (by default) send it after commit.
 
-    ``email``: recipients for this run alone (``run_recipients``). Raises InvalidParams
+    ``email``: recipients for this run alone (``checked_recipients``). Raises InvalidParams
     (or InvalidRecipients) before anything is written when the params are wrong.
 
     In a caller's transaction the run is inserted under a savepoint (a duplicate slot
@@ -70,7 +70,7 @@ def trigger(
     """
     resolved = resolve_params(job, params)
     if email:
-        fields["notify_emails"] = run_recipients(email)
+        fields["notify_emails"] = checked_recipients(email)
     execution = records.new_run(
         job,
         trigger=trigger,

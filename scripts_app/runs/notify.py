@@ -54,7 +54,8 @@ def wants(notify_on: str, status: str) -> bool:
 
 
 def wanted_q() -> Q:
-    """The SQL form of ``run_recipients(...) != []`` over executions joined to their job."""
+    """The runs that may want a mail, in SQL over executions joined to their job: the job's
+    ``notify_on`` asks for their status, or their trigger named recipients."""
     return (
         Q(job__notify_on=NotifyOn.ALWAYS, status__in=NOTIFIABLE_STATUSES)
         | Q(job__notify_on=NotifyOn.FAILURE, status__in=FAILURE_STATUSES)
