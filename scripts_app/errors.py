@@ -19,3 +19,12 @@ class JobNotRunnable(ParseqError):
 
 class NotCancellable(ParseqError):
     """The run has already ended."""
+
+
+class DependencyError(JobNotRunnable):
+    """A script's declared dependencies cannot be read or resolved (the message names the
+    package and uv's reason); at upload nothing is saved, at trigger nothing is queued."""
+
+
+class EnvironmentBuildError(ParseqError):
+    """A worker could not build a script's environment (uv's error, credentials removed)."""

@@ -179,18 +179,22 @@ class ForkServer(Middleware):
             return
         from pathlib import Path
 
-        from scripts_app.runner import zygote
+        from scripts_app.runner import forkservers
         from scripts_app.runner.workspace import Workspace, clean_env
 
         try:
-            zygote.enable(warm_env=clean_env(Workspace(Path("/nonexistent")), {}))
+            forkservers.enable(
+                warm_env=clean_env(Workspace(Path("/nonexistent")), {}),
+                env_servers=settings.PARSEQ_ENV_FORK_SERVERS,
+                idle=settings.PARSEQ_ENV_FORK_SERVER_IDLE,
+            )
         except OSError:
             logger.exception("fork server did not start; scripts start the classic way")
-            zygote.disable()
+            forkservers.disable()
 
     def after_worker_shutdown(self, broker, worker):
-        from scripts_app.runner import zygote
+        from scripts_app.runner import forkservers
         from scripts_app.services.execution import WORKSPACES
 
-        zygote.disable()
+        forkservers.disable()
         WORKSPACES.clear()  # atexit does not run in Dramatiq's worker processes

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from scripts_app.runner import zygote
+from scripts_app.runner import forkservers
 from scripts_app.runner.workspace import clean_env, workspace
 from tests.runner_helpers import ROOT, gone_soon, run_source, start_worker, wait_for_pids
 
@@ -51,7 +51,7 @@ def test_a_script_runs_with_no_thread_but_its_own(tmp_path, fork_server):
 def test_a_forked_script_and_its_children_die_when_the_fork_server_dies(tmp_path):
     marker = tmp_path / "pids"
     with workspace(tmp_path, prefix="e-") as ws:
-        server = zygote.for_env(clean_env(ws, {}))
+        server = forkservers.for_env(clean_env(ws, {}))
     server._ensure()
     outcomes = []
     run = threading.Thread(

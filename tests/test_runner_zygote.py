@@ -9,7 +9,7 @@ import sys
 import time
 
 from scripts_app.models import Status
-from scripts_app.runner import process, zygote
+from scripts_app.runner import forkservers, process
 from scripts_app.runner.workspace import clean_env, workspace
 from scripts_app.services import dispatch, execution, logs
 from tests.runner_helpers import ROOT, gone_soon, run_source
@@ -100,7 +100,7 @@ def test_a_timeout_kills_the_forked_script_and_its_children(tmp_path):
 
 def test_a_run_that_changes_interpreter_start_up_is_spawned_not_forked():
     base = {"PATH": "/usr/bin", "PYTHONPATH": "/srv/app", "PYTHONUNBUFFERED": "1"}
-    server = zygote.Zygote(base)
+    server = forkservers.Zygote(base)
     assert server.accepts({**base, "PARSEQ_RUN_ID": "1"})
     assert not server.accepts({**base, "PYTHONPATH": "/elsewhere"})
     assert not server.accepts({**base, "PYTHONHASHSEED": "0"})
@@ -109,7 +109,7 @@ def test_a_run_that_changes_interpreter_start_up_is_spawned_not_forked():
 def test_the_fork_server_answers_json_requests_only_with_two_descriptors(tmp_path):
     # A malformed request (no descriptors) is refused (no pid, so the worker spawns the
     # run itself) without killing the server.
-    server = zygote.for_env(clean_env_for(tmp_path))
+    server = forkservers.for_env(clean_env_for(tmp_path))
     path = server._ensure()
     import socket
 
@@ -135,8 +135,8 @@ def test_a_worker_starts_its_scripts_from_its_fork_server(make_job, worker):
     execution = runs.wait_for(dispatch.trigger(job, trigger=Trigger.API), 30)
 
     assert execution.status == "succeeded", execution.error
-    assert zygote.enabled()
-    forked_from = {server.process.pid for server in zygote._servers.values()}
+    assert forkservers.enabled()
+    forked_from = {server.process.pid for server in forkservers._servers.values()}
     assert execution.result["parent"] in forked_from
     assert execution.result["parent"] != os.getpid()
 
@@ -145,7 +145,7 @@ def test_a_fork_server_that_errors_falls_back_to_a_new_interpreter(tmp_path, mon
     def broken(self):
         raise RuntimeError("fork server exploded")
 
-    monkeypatch.setattr(zygote.Zygote, "_ensure", broken)
+    monkeypatch.setattr(forkservers.Zygote, "_ensure", broken)
     outcome, _log, result, _root = run_forked(tmp_path, "def main(data):\n    return 'ok'\n")
     assert (outcome.exit_code, result) == (0, "ok")
 
@@ -213,14 +213,14 @@ def test_a_run_never_sees_files_from_a_process_an_earlier_run_left_behind(make_j
     sleeper = make_job(
         "import os, time\ntime.sleep(1.5)\nprint(sorted(os.listdir('outputs')))\n", slug="sleeper"
     )
-    zygote.enable()
+    forkservers.enable()
     try:
         runs = [
             execution.execute(dispatch.trigger(job, trigger="cli", send=False).pk)
             for job in (escaper, sleeper)
         ]
     finally:
-        zygote.disable()
+        forkservers.disable()
     assert [run.status for run in runs] == [Status.SUCCEEDED, Status.SUCCEEDED]
     # Had the escaper's workspace been reused, its leftover process would have written
     # into the sleeper's outputs/ while the sleeper ran.

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from scripts_app.runner import zygote
+from scripts_app.runner import forkservers
 
 logger = logging.getLogger(__name__)
 CHUNK = 64 * 1024
@@ -38,8 +38,15 @@ class ProcessSpec:
     tick_seconds: float = 1.0
     # Fork the script from a pre-started, pre-imported interpreter (runner/zygote.py)
     # instead of starting a new one: the same isolation, a much faster start. Workers
-    # turn it on for all their runs (zygote.enable(), PARSEQ_FORK_SERVER).
+    # turn it on for all their runs (forkservers.enable(), PARSEQ_FORK_SERVER).
     fork_server: bool = False
+    # A script environment's interpreter (environments/): None runs the worker's own.
+    interpreter: str | None = None
+    # What a new fork server of that interpreter keeps while it lives (the environment's
+    # in-use lock, so the environment is not evicted under it).
+    server_hold: Callable[[], object] | None = None
+    # Written to the log before the script's output (the environment line).
+    preamble: bytes = b""
 
 
 @dataclass
@@ -145,17 +152,17 @@ class SpawnedScript:
             return True
 
 
-def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | zygote.ZygoteProcess:
-    if spec.fork_server or zygote.enabled():
+def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | forkservers.ZygoteProcess:
+    if spec.fork_server or forkservers.enabled():
         try:
-            server = zygote.for_env(spec.env)
-            if server.accepts(spec.env):
+            server = forkservers.server_for(spec.env, spec.interpreter, spec.server_hold)
+            if server is not None and server.accepts(spec.env):
                 return server.spawn(spec.script, spec.workdir, spec.env, lifeline_fd)
         except Exception as exc:  # the fork server failed: start this run the classic way
             logger.warning("fork server unavailable (%r); spawning the script", exc)
     env = {**spec.env, "PARSEQ_LIFELINE_FD": str(lifeline_fd)}
     popen = subprocess.Popen(
-        [sys.executable, "-u", "-m", "scripts_app.bootstrap", str(spec.script)],
+        [spec.interpreter or sys.executable, "-u", "-m", "scripts_app.bootstrap", str(spec.script)],
         cwd=spec.workdir,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -190,6 +197,8 @@ def run_process(
             on_start(proc.pid)
         with log_file.open("wb") as handle:
             sink = LogSink(handle, spec.log_limit, echo)
+            if spec.preamble:
+                sink.write(spec.preamble)
             outcome = _supervise(proc, spec, sink, on_tick)
         outcome.log_bytes = sink.written
         outcome.log_truncated = sink.truncated

@@ -21,15 +21,16 @@ closes its stdin (the worker died) — its children have their own lifelines.
 
 Runs whose environment changes how the interpreter starts (``PYTHON*``
 variables other than the standard ones) are spawned the classic way.
+
+This module is the server only, and must import in a script environment's interpreter
+as well (environments/overlay.py copies it there, with the bootstrap): standard
+library and the script-side modules only. The worker's side is runner/forkservers.py.
 """
 
 from __future__ import annotations
 
-# Only what the server needs, imported at the top: the worker-side code below imports
-# ``subprocess``, ``tempfile`` and ``threading`` where it uses them, because
-# ``threading`` and ``random`` install after-fork hooks that would cost every forked
-# script ~0.5 ms of CPU.
-import _thread
+# Only what the server needs: never ``threading`` or ``random``, which install
+# after-fork hooks that would cost every forked script ~0.5 ms of CPU.
 import array
 import gc
 import json
@@ -38,14 +39,8 @@ import select
 import signal
 import socket
 import sys
-import time
-from typing import TYPE_CHECKING
 
 from scripts_app import bootstrap
-
-if TYPE_CHECKING:
-    import subprocess
-    from pathlib import Path
 
 MAX_REQUEST = 4 * 1024 * 1024
 PR_SET_CHILD_SUBREAPER = 36
@@ -285,173 +280,7 @@ def _exit_code(code) -> int:
     return 1
 
 
-# --- client side (in the worker) -------------------------------------------------
-
-
-class ZygoteProcess:
-    """The part of ``subprocess.Popen`` the supervisor uses, for a forked script."""
-
-    def __init__(self, pid: int, conn: socket.socket, stdout):
-        self.pid = pid
-        self.conn = conn
-        self.stdout = stdout
-        self.returncode: int | None = None
-        # Set by the server's "exit" report: it has killed the script's group (so no one
-        # may signal that number again) and, with "clean", found nothing of the run left.
-        self.group_gone = False
-        self.left_nothing = False
-
-    def _read_exit(self, block: bool, timeout: float | None = None) -> None:
-        if self.returncode is not None:
-            return
-        self.conn.settimeout(timeout if block else 0.0)
-        try:
-            message = self.conn.recv(64)
-        except (BlockingIOError, TimeoutError, InterruptedError):
-            return
-        except OSError:
-            message = b""
-        if message.startswith(b"exit "):
-            words = message.split()
-            self.returncode = int(words[1])
-            self.group_gone = True
-            self.left_nothing = words[2:] == [b"clean"]
-        else:  # the zygote died: report a kill (run_process then kills the group)
-            self.returncode = -signal.SIGKILL
-        self.conn.close()
-
-    def poll(self) -> int | None:
-        self._read_exit(block=False)
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        self._read_exit(block=True, timeout=timeout)
-        if self.returncode is None:
-            import subprocess
-
-            raise subprocess.TimeoutExpired(["zygote", str(self.pid)], timeout)
-        return self.returncode
-
-    def send_signal(self, sig: int) -> None:
-        if self.returncode is None:
-            os.kill(self.pid, sig)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-
-class Zygote:
-    """One fork server per worker process, started on first use and restarted if it dies."""
-
-    def __init__(self, base_env: dict[str, str]):
-        import threading
-
-        self.base_env = base_env
-        self.lock = threading.Lock()
-        self.process: subprocess.Popen | None = None
-        self.path = ""
-
-    def accepts(self, env: dict[str, str]) -> bool:
-        for name, value in env.items():
-            if name.startswith("PYTHON") and self.base_env.get(name) != value:
-                return False
-        return all(env.get(name) == self.base_env.get(name) for name in STARTUP_VARS)
-
-    def _ensure(self) -> str:
-        import subprocess
-        import tempfile
-
-        with self.lock:
-            if self.process is not None and self.process.poll() is None:
-                return self.path
-            folder = tempfile.mkdtemp(prefix="parseq-zygote-")
-            self.path = os.path.join(folder, "sock")
-            self.process = subprocess.Popen(
-                [sys.executable, "-u", "-m", "scripts_app.runner.zygote", self.path],
-                env=self.base_env,
-                cwd=folder,
-                stdin=subprocess.PIPE,  # its lifeline: EOF when this process dies
-                stdout=subprocess.DEVNULL,
-                stderr=None,
-                start_new_session=True,
-                close_fds=True,
-            )
-            deadline = time.monotonic() + 30
-            while not os.path.exists(self.path):
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise OSError("the script fork server did not start")
-                time.sleep(0.005)
-            return self.path
-
-    def spawn(self, script: Path, workdir: Path, env: dict[str, str], lifeline_fd: int):
-        path = self._ensure()
-        read_end, write_end = os.pipe()
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            conn.connect(path)
-            request = json.dumps({"script": str(script), "cwd": str(workdir), "env": env})
-            fds = array.array("i", [write_end, lifeline_fd])
-            conn.sendmsg([request.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
-            answer = conn.recv(64)
-        except OSError:
-            conn.close()
-            os.close(read_end)
-            raise
-        finally:
-            os.close(write_end)
-        if not answer.startswith(b"pid "):
-            conn.close()
-            os.close(read_end)
-            raise OSError("the script fork server refused the run")
-        return ZygoteProcess(int(answer.split()[1]), conn, os.fdopen(read_end, "rb", buffering=0))
-
-    def stop(self) -> None:
-        with self.lock:
-            if self.process is not None and self.process.poll() is None:
-                self.process.stdin.close()
-                self.process.wait(timeout=10)
-            if self.path:
-                _remove(self.path)
-            self.process = None
-
-
-_servers: dict[tuple, Zygote] = {}
-_servers_lock = _thread.allocate_lock()  # threading.Lock(), without importing threading
-_enabled = False
-BASE_VARS = ("PATH", "LANG", "LC_ALL", *STARTUP_VARS)
-
-
-def enable(warm_env: dict[str, str] | None = None) -> None:
-    """Use the fork server for every run in this process (a worker; see ForkServer
-    middleware). One-shot processes such as ``manage.py <slug>`` do not enable it."""
-    global _enabled
-    _enabled = True
-    if warm_env is not None:
-        for_env(warm_env)._ensure()
-
-
-def disable() -> None:
-    global _enabled
-    _enabled = False
-    with _servers_lock:
-        servers = list(_servers.values())
-        _servers.clear()
-    for server in servers:
-        server.stop()
-
-
-def enabled() -> bool:
-    return _enabled
-
-
-def for_env(env: dict[str, str]) -> Zygote:
-    """The fork server whose start-up environment matches this run's (one per combination)."""
-    base = {name: env[name] for name in BASE_VARS if name in env}
-    key = tuple(sorted(base.items()))
-    with _servers_lock:
-        if key not in _servers:
-            _servers[key] = Zygote(base)
-        return _servers[key]
+# The worker's side (starting servers, talking to them, the pool) is runner/forkservers.py.
 
 
 if __name__ == "__main__":
