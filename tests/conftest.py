@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.services.rabbitmq",
     "tests.services.s3",
     "tests.services.browser",
+    "tests.package_index",
 ]
 
 

@@ -23,8 +23,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from scripts_app.errors import ParseqError
-from scripts_app.models import Execution, Job, JobSecret, Status
+from scripts_app.errors import EnvironmentBuildError, ParseqError
+from scripts_app.models import Execution, Job, JobSecret, ScriptVersion, Status
 from scripts_app.runner.process import ProcessOutcome, ProcessSpec, run_process
 from scripts_app.runner.workspace import Workspace, WorkspacePool, clean_env
 from scripts_app.services import (
@@ -279,7 +279,22 @@ def _run_in(ws: Workspace, run: Run) -> ProcessOutcome:
     stop = run.unreadable or _prepare(ws, run.execution)
     if stop:
         return ProcessOutcome(exit_code=None, stop_reason=stop)
+    version = run.execution.script_version
+    if version is not None and version.lock_sha256:  # declared dependencies
+        return _run_in_environment(ws, run, version)
     return _run_process(ws, run)
+
+
+def _run_in_environment(ws: Workspace, run: Run, version: ScriptVersion) -> ProcessOutcome:
+    """The script in its version's environment (built first if this worker lacks it)."""
+    from scripts_app.environments import runs as environments
+
+    try:
+        with environments.environment_for(version) as environment:
+            return _run_process(ws, run, environment)
+    except EnvironmentBuildError as exc:  # uv's error is the run's log and its reason
+        ws.log_file.write_bytes(getattr(exc, "log", b""))
+        return ProcessOutcome(exit_code=None, stop_reason=environments.failure_reason(exc))
 
 
 def _prepare(ws: Workspace, execution: Execution) -> str | None:
@@ -298,7 +313,7 @@ def _prepare(ws: Workspace, execution: Execution) -> str | None:
     return None
 
 
-def _spec(ws: Workspace, run: Run) -> ProcessSpec:
+def _spec(ws: Workspace, run: Run, environment=None) -> ProcessSpec:
     job = run.execution.job
     run_vars = {
         **(job.env or {}),
@@ -308,7 +323,7 @@ def _spec(ws: Workspace, run: Run) -> ProcessSpec:
         "PARSEQ_JOB": job.slug,
         "PARSEQ_RESULT_FILES_DIR": str(files.result_dir(ws.root)),
     }
-    return ProcessSpec(
+    spec = ProcessSpec(
         script=ws.script,
         workdir=ws.root,
         env=clean_env(ws, run_vars),
@@ -317,9 +332,15 @@ def _spec(ws: Workspace, run: Run) -> ProcessSpec:
         log_limit=run.limits.log_bytes,
         tick_seconds=settings.PARSEQ_HEARTBEAT_SECONDS,
     )
+    if environment is not None:  # environments/runs.py: its interpreter, its runtime copy
+        spec.env = environment.process_env(spec.env)
+        spec.interpreter = environment.use.python
+        spec.server_hold = environment.hold
+        spec.preamble = environment.line
+    return spec
 
 
-def _run_process(ws: Workspace, run: Run) -> ProcessOutcome:
+def _run_process(ws: Workspace, run: Run, environment=None) -> ProcessOutcome:
     execution_id = run.execution.pk
     if run.masker:  # secrets never reach the live log either, even split across chunks
         publisher = masking.MaskingChunkPublisher(execution_id, ws.log_file, run.masker)
@@ -331,7 +352,7 @@ def _run_process(ws: Workspace, run: Run) -> ProcessOutcome:
         run.pid = pid
 
     outcome = run_process(
-        _spec(ws, run),
+        _spec(ws, run, environment),
         ws.log_file,
         on_start=on_start,
         on_tick=_ticker(ws, run, publisher),

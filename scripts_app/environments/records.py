@@ -1,0 +1,108 @@
+"""Which worker caches hold which environments (EnvironmentCopy rows), for the admin/API.
+
+Each cache directory has an id of its own (``<cache>/cache-id``): workers of one host
+may share a cache (one volume), workers of other hosts have theirs, and the same path
+on two hosts is two caches. A worker records an environment when it builds it or
+first uses it in a process, and deletes the record when it evicts it; at boot it
+reconciles its cache's records with what is on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from pathlib import Path
+
+from django.db import DatabaseError
+
+from scripts_app.environments.cache import Cache, Entry, Use
+from scripts_app.models import EnvironmentCopy
+
+logger = logging.getLogger(__name__)
+CACHE_ID = "cache-id"
+
+_recorded: set[tuple[str, str]] = set()  # (cache id, lock) this process has recorded
+_recorded_lock = threading.Lock()
+
+
+def cache_id(root: Path) -> str:
+    """This cache's id, made once (the first process to write it wins)."""
+    path = Path(root) / CACHE_ID
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{CACHE_ID}-{secrets.token_hex(4)}")
+    staging.write_text(secrets.token_hex(16))
+    try:
+        os.link(staging, path)  # fails if another process got there first
+    except FileExistsError:
+        pass
+    finally:
+        staging.unlink()
+    return path.read_text().strip()
+
+
+def record(cache: Cache, use: Use, lock_sha256: str, build_seconds: float | None) -> None:
+    """Say that this cache holds the environment (once per process, unless just built)."""
+    ident = cache_id(cache.root)
+    with _recorded_lock:
+        if (ident, lock_sha256) in _recorded and not use.built:
+            return
+    defaults = {"host": socket.gethostname()[:200], "size_bytes": use.size_bytes}
+    if build_seconds is not None:
+        defaults["build_seconds"] = build_seconds
+    try:
+        EnvironmentCopy.objects.update_or_create(
+            cache_id=ident, lock_sha256=lock_sha256, defaults=defaults
+        )
+    except DatabaseError as exc:  # only a display: never fail a run for it
+        logger.warning("could not record environment %s: %s", lock_sha256[:12], exc)
+        return
+    with _recorded_lock:
+        _recorded.add((ident, lock_sha256))
+
+
+def forget(cache: Cache, entry: Entry) -> None:
+    ident = cache_id(cache.root)
+    with _recorded_lock:
+        _recorded.discard((ident, entry.lock_sha256))
+    try:
+        EnvironmentCopy.objects.filter(cache_id=ident, lock_sha256=entry.lock_sha256).delete()
+    except DatabaseError as exc:
+        logger.warning("could not forget environment %s: %s", entry.lock_sha256[:12], exc)
+
+
+def reconcile(cache: Cache) -> tuple[int, int]:
+    """Records of this cache made to match its disk: (added, removed)."""
+    ident = cache_id(cache.root)
+    on_disk = {entry.lock_sha256: entry for entry in cache.entries()}
+    recorded = set(
+        EnvironmentCopy.objects.filter(cache_id=ident).values_list("lock_sha256", flat=True)
+    )
+    gone = recorded - on_disk.keys()
+    EnvironmentCopy.objects.filter(cache_id=ident, lock_sha256__in=gone).delete()
+    host = socket.gethostname()[:200]
+    new = [
+        EnvironmentCopy(cache_id=ident, lock_sha256=sha, host=host, size_bytes=entry.size_bytes)
+        for sha, entry in on_disk.items()
+        if sha not in recorded
+    ]
+    EnvironmentCopy.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new), len(gone)
+
+
+def copies_of(lock_sha256: str) -> list[EnvironmentCopy]:
+    if not lock_sha256:
+        return []
+    return list(EnvironmentCopy.objects.filter(lock_sha256=lock_sha256))
+
+
+def forget_process_state() -> None:
+    """Tests: forget what this process recorded."""
+    with _recorded_lock:
+        _recorded.clear()

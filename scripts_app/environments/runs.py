@@ -1,0 +1,125 @@
+"""A run in its script version's environment: the worker's side of environments.
+
+``services/execution.py`` calls ``environment_for`` only for a version with a lock; a
+script that declares nothing never reaches this module. The run's log starts with one
+line saying whether the environment was cached or built, and how long that took.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from scripts_app.environments import locking, records, uvtool
+from scripts_app.environments.cache import Cache, Use
+from scripts_app.errors import EnvironmentBuildError
+from scripts_app.models import ScriptVersion
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_caches: dict[tuple, Cache] = {}
+
+
+def worker_cache() -> Cache:
+    """This process's cache, as the settings describe it now."""
+    config = (
+        Path(settings.PARSEQ_ENV_CACHE),
+        settings.PARSEQ_ENV_CACHE_MAX_MB * 1024 * 1024,
+        uvtool.Index.from_settings(),
+        settings.PARSEQ_ENV_BUILD_TIMEOUT,
+        getattr(settings, "PARSEQ_ENV_ALLOW_SDISTS", False),
+    )
+    with _lock:
+        cache = _caches.get(config)
+        if cache is None:
+            root, max_bytes, index, timeout, sdists = config
+            cache = _caches[config] = Cache(
+                root,
+                max_bytes=max_bytes,
+                index=index,
+                build_timeout=timeout,
+                allow_sdists=sdists,
+            )
+            cache.on_evict = lambda entry: records.forget(cache, entry)
+        return cache
+
+
+def forget_caches() -> None:
+    """Tests: build caches afresh from the settings."""
+    with _lock:
+        _caches.clear()
+
+
+@dataclass
+class Prepared:
+    """What the run's process needs to run in the environment."""
+
+    use: Use
+    lock_sha256: str
+    cache: Cache
+    line: bytes
+
+    def process_env(self, env: dict[str, str]) -> dict[str, str]:
+        """The run's clean environment, pointed at this environment."""
+        return {
+            **env,
+            "PATH": f"{self.use.path / 'bin'}:{env.get('PATH', '')}",
+            "PYTHONPATH": self.use.runtime_path,  # the runtime copy only: no project, no site
+            "VIRTUAL_ENV": str(self.use.path),
+        }
+
+    def hold(self):
+        return self.cache.hold(self.lock_sha256)
+
+
+def short(lock_sha256: str) -> str:
+    return lock_sha256[:12]
+
+
+@contextmanager
+def environment_for(version: ScriptVersion) -> Iterator[Prepared]:
+    """The version's environment, held for the run; built first if this cache lacks it.
+
+    EnvironmentBuildError if it cannot be built: its ``log`` holds the run's log (the
+    line and uv's error, credentials removed); the next run tries again.
+    """
+    cache = worker_cache()
+    began = time.monotonic()
+    try:
+        use = cache.acquire(version.lock, version.lock_sha256)
+    except EnvironmentBuildError as exc:
+        seconds = time.monotonic() - began
+        exc.log = (
+            f"[parseq] environment {short(version.lock_sha256)}: build failed after "
+            f"{seconds:.2f} s; uv said:\n{exc}\n"
+        ).encode()
+        logger.warning("environment %s failed to build: %s", short(version.lock_sha256), exc)
+        raise
+    try:
+        records.record(cache, use, version.lock_sha256, use.seconds if use.built else None)
+        yield Prepared(use, version.lock_sha256, cache, log_line(use, version))
+    finally:
+        use.release()
+
+
+def log_line(use: Use, version: ScriptVersion) -> bytes:
+    name = f"[parseq] environment {short(version.lock_sha256)}"
+    if use.built:
+        count = len(locking.pinned_packages(version.lock))
+        packages = f"{count} package{'s' if count != 1 else ''}"
+        return f"{name}: built in {use.seconds:.2f} s ({packages})\n".encode()
+    if use.waited:
+        return f"{name}: cached (built by another run; waited {use.seconds:.2f} s)\n".encode()
+    return f"{name}: cached ({use.seconds * 1000:.1f} ms)\n".encode()
+
+
+def failure_reason(exc: EnvironmentBuildError) -> str:
+    return f"could not build the script's environment: {exc}"
