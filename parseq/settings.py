@@ -156,6 +156,7 @@ _WORKER_MIDDLEWARE = [
     "scripts_app.worker_middleware.ShutdownGrace",
     "scripts_app.worker_middleware.SpoolUploader",
     "scripts_app.worker_middleware.ForkServer",
+    "scripts_app.worker_middleware.EnvironmentCache",
 ]
 if PARSEQ_BROKER_URL:
     DRAMATIQ_BROKER = {

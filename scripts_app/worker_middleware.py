@@ -198,3 +198,23 @@ class ForkServer(Middleware):
 
         forkservers.disable()
         WORKSPACES.clear()  # atexit does not run in Dramatiq's worker processes
+
+
+class EnvironmentCache(Middleware):
+    """At boot, in the background: delete interrupted builds in this worker's environment
+    cache and make its records (which worker holds which environment) match its disk."""
+
+    def after_worker_boot(self, broker, worker):
+        threading.Thread(target=self._tidy, name="parseq-env-cache", daemon=True).start()
+
+    def _tidy(self) -> None:
+        from django.db import close_old_connections
+
+        from scripts_app.environments import runs
+
+        try:
+            runs.prune()
+        except Exception:  # a display and a tidy-up: never stop the worker for them
+            logger.exception("could not tidy the environment cache")
+        finally:
+            close_old_connections()

@@ -252,3 +252,22 @@ class SecretsFormMixin(forms.Form):
 
 class JobAdminForm(SecretsFormMixin, forms.ModelForm):
     """The job form; ``JobAdmin`` supplies the model and the fields."""
+
+    # Saving these locks the script's dependencies (services/scripts.lock_before_save).
+    LOCKED_BY = frozenset({"script", "script_path", "requirements"})
+
+    def _post_clean(self):
+        """After the model's own checks: resolve the declared dependencies, so a
+        declaration that does not resolve is a form error and nothing is saved."""
+        super()._post_clean()
+        if self._errors or (self.instance.pk and not self.LOCKED_BY & set(self.changed_data)):
+            return
+        from scripts_app.errors import DependencyError
+        from scripts_app.services import scripts
+
+        upload = self.cleaned_data.get("script") if "script" in self.changed_data else None
+        try:
+            scripts.lock_before_save(self.instance, upload)
+        except DependencyError as exc:
+            field = getattr(exc, "field", None)
+            self.add_error(field if field in self.fields else None, str(exc))

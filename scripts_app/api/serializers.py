@@ -9,9 +9,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from scripts_app import validators
-from scripts_app.models import Artifact, Execution, Job, ScriptVersion
+from scripts_app.environments import locking, records
+from scripts_app.errors import DependencyError
+from scripts_app.models import Artifact, EnvironmentCopy, Execution, Job, ScriptVersion
 from scripts_app.services import scripts
 
 
@@ -83,11 +86,63 @@ class ExecutionListSerializer(ExecutionSerializer):
         read_only_fields = fields
 
 
+class PinnedPackageSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.CharField()
+
+
+class EnvironmentCopySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EnvironmentCopy
+        fields = ["host", "cache_id", "size_bytes", "build_seconds", "recorded_at"]
+        read_only_fields = fields
+
+
+def environment_copies(jobs: list[Job]) -> dict[str, list[EnvironmentCopy]]:
+    """lock sha256 → its copies, for a page of jobs (versions prefetched): one query."""
+    locks = {v.lock_sha256 for job in jobs for v in job.versions.all() if v.lock_sha256}
+    return records.copies_by_lock(locks)
+
+
 class ScriptVersionSerializer(serializers.ModelSerializer):
+    """A version: its bytes and the lock of what it declares (``lock`` is empty and
+    ``environments`` too when it declares nothing: it runs in the worker's interpreter)."""
+
+    packages = serializers.SerializerMethodField(help_text="What the lock pins.")
+    environments = serializers.SerializerMethodField(
+        help_text="Worker caches that hold its environment already (the first run elsewhere "
+        "builds it)."
+    )
+
     class Meta:
         model = ScriptVersion
-        fields = ["sha256", "size", "source", "created_at"]
+        fields = [
+            "sha256",
+            "size",
+            "source",
+            "created_at",
+            "dependencies",
+            "requires_python",
+            "lock",
+            "lock_sha256",
+            "packages",
+            "environments",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(PinnedPackageSerializer(many=True))
+    def get_packages(self, version: ScriptVersion):
+        pins = locking.pinned_packages(version.lock)
+        return [{"name": name, "version": pinned} for name, pinned in pins]
+
+    @extend_schema_field(EnvironmentCopySerializer(many=True))
+    def get_environments(self, version: ScriptVersion):
+        known = self.context.get("environment_copies")
+        if known is not None:
+            copies = known.get(version.lock_sha256, [])
+        else:
+            copies = records.copies_of(version.lock_sha256)
+        return EnvironmentCopySerializer(copies, many=True).data
 
 
 JOB_FIELDS = [
@@ -100,6 +155,7 @@ JOB_FIELDS = [
     "default_params",
     "params_schema",
     "env",
+    "requirements",
     "timeout",
     "queue",
     "cron",
@@ -118,6 +174,9 @@ JOB_FIELDS = [
     "notify_on",
     "notify_emails",
 ]
+
+
+LOCKED_BY = frozenset({"script", "script_path", "requirements"})
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -144,11 +203,19 @@ class JobSerializer(serializers.ModelSerializer):
             *JOB_FIELDS,
             "script_name",
             "current_version",
+            "dependency_error",
             "next_run_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["url", "script_name", "next_run_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "url",
+            "script_name",
+            "dependency_error",
+            "next_run_at",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"slug": {"help_text": "URL name: /api/v1/jobs/<slug>/"}}
 
     @extend_schema_field(OpenApiTypes.STR)
@@ -166,7 +233,7 @@ class JobSerializer(serializers.ModelSerializer):
             pinned = scripts.pinned_versions([job])
         version_id, _ = pinned.get(job.pk, (None, None))
         version = next((v for v in job.versions.all() if v.pk == version_id), None)
-        return ScriptVersionSerializer(version).data if version else None
+        return ScriptVersionSerializer(version, context=self.context).data if version else None
 
     def validate(self, attrs):
         """Run the model's own cross-field checks (script source, schedule) on the result."""
@@ -177,7 +244,18 @@ class JobSerializer(serializers.ModelSerializer):
             job.clean()
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        if self.instance is None or LOCKED_BY & attrs.keys():
+            self._lock(job, attrs.get("script"))
         return attrs
+
+    @staticmethod
+    def _lock(job: Job, upload) -> None:
+        """Resolve the declared dependencies now: a failure is a 400 and nothing is saved."""
+        try:
+            scripts.lock_before_save(job, upload)
+        except DependencyError as exc:
+            field = getattr(exc, "field", None) or api_settings.NON_FIELD_ERRORS_KEY
+            raise serializers.ValidationError({field: [str(exc)]}) from None
 
 
 class RunRequestSerializer(serializers.Serializer):

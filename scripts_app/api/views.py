@@ -37,6 +37,7 @@ from scripts_app.api.serializers import (
     RunStartedSerializer,
     RunSummarySerializer,
     StoredFileSerializer,
+    environment_copies,
 )
 from scripts_app.models import Execution, Job, Status, Trigger
 from scripts_app.services import control, downloads, files, logs, removal, scripts
@@ -155,6 +156,7 @@ class JobViewSet(viewsets.ModelViewSet):
             jobs = list(args[0])
             context = kwargs.setdefault("context", self.get_serializer_context())
             context["pinned_versions"] = scripts.pinned_versions(jobs)
+            context["environment_copies"] = environment_copies(jobs)
             args = (jobs, *args[1:])
         return super().get_serializer(*args, **kwargs)
 

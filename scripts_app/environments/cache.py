@@ -257,6 +257,14 @@ class Cache:
             self.on_evict(entry)
         return True
 
+    def in_use(self, entry: Entry) -> bool:
+        """Whether a run or a fork server holds the environment now."""
+        fd = self._lock_fd(entry.key, "use")
+        try:
+            return not _try_lock(fd)
+        finally:
+            os.close(fd)
+
     def enforce_cap(self, max_bytes: int | None = None) -> list[Entry]:
         """Evict least recently used environments not in use until under the cap."""
         cap = self.max_bytes if max_bytes is None else max_bytes

@@ -83,6 +83,11 @@ def lock_script(source: bytes, requirements: str = "") -> Lock | None:
     return found
 
 
+def has_block(source: bytes) -> bool:
+    """Whether the script carries a PEP 723 block (readable or not)."""
+    return metadata.MARKER.encode() in source
+
+
 def check_python(requires_python: str) -> None:
     if not requires_python:
         return

@@ -102,6 +102,14 @@ def copies_of(lock_sha256: str) -> list[EnvironmentCopy]:
     return list(EnvironmentCopy.objects.filter(lock_sha256=lock_sha256))
 
 
+def copies_by_lock(locks: set[str]) -> dict[str, list[EnvironmentCopy]]:
+    found: dict[str, list[EnvironmentCopy]] = {sha: [] for sha in locks}
+    if locks:
+        for copy in EnvironmentCopy.objects.filter(lock_sha256__in=locks):
+            found[copy.lock_sha256].append(copy)
+    return found
+
+
 def forget_process_state() -> None:
     """Tests: forget what this process recorded."""
     with _recorded_lock:

@@ -123,3 +123,33 @@ def log_line(use: Use, version: ScriptVersion) -> bytes:
 
 def failure_reason(exc: EnvironmentBuildError) -> str:
     return f"could not build the script's environment: {exc}"
+
+
+@dataclass
+class PruneReport:
+    evicted: list
+    kept: list
+    in_use: list
+
+
+def prune(*, everything: bool = False, max_mb: int | None = None) -> PruneReport:
+    """``manage.py pruneenvs``: leftovers of interrupted builds deleted, then the least
+    recently used environments not in use evicted down to the cap (``everything``: all
+    not in use); this cache's records made to match."""
+    cache = worker_cache()
+    if everything:
+        evicted = cache.prune(everything=True)
+    else:
+        evicted = cache.prune()
+        if max_mb is not None:
+            evicted += cache.enforce_cap(max_mb * 1024 * 1024)
+    kept = cache.entries()
+    records.reconcile(cache)
+    return PruneReport(evicted=evicted, kept=kept, in_use=[e for e in kept if cache.in_use(e)])
+
+
+def prune_uv_cache() -> str:
+    """uv's own cache: entries no environment needs any more (``uv cache prune``)."""
+    cache = worker_cache()
+    return uvtool.run(["cache", "prune", "--quiet"], cache_dir=cache.root, index=cache.index,
+                      timeout=cache.build_timeout)  # fmt: skip

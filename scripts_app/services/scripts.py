@@ -81,6 +81,32 @@ def _lock(job: Job, source: bytes) -> locking.Lock | None:
     return lock
 
 
+def lock_before_save(job: Job, upload=None) -> None:
+    """Resolve what the job's script (``upload``, a new file, or its current script) and
+    its ``requirements`` declare, before anything is saved; forms and the API call it so
+    that a declaration that does not resolve saves nothing. The lock is remembered and
+    stored by ``version_for`` when the version is made.
+
+    DependencyError says why; its ``field`` is the form field to show it on.
+    """
+    if upload is not None:
+        upload.seek(0)
+        source, origin = upload.read(), "script"
+        upload.seek(0)
+    else:
+        try:
+            source, _ = read_current_source(job)
+        except (JobNotRunnable, OSError):  # no script yet, or unreadable: checked elsewhere
+            return
+        origin = "script" if job.script else "script_path"
+    try:
+        locking.lock_script(source, job.requirements)
+    except DependencyError as exc:
+        blamed = job.requirements.strip() and not locking.has_block(source)
+        exc.field = "requirements" if blamed else origin
+        raise
+
+
 def current_version(job: Job) -> ScriptVersion:
     source, origin = read_current_source(job)
     return version_for(job, source, origin)
