@@ -5,6 +5,8 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
+# requirements.txt includes uv: the image ships the binary that locks and builds
+# per-script environments (scripts_app/environments/); nothing else is downloaded.
 RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
 
 FROM python:3.11-slim
@@ -28,4 +30,4 @@ USER parseq
 VOLUME ["/var/lib/parseq"]
 EXPOSE 8000
 # Health checks are per service in docker-compose.yml (web answers HTTP; workers do not).
-CMD ["sh", "-c", "exec gunicorn parseq.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --threads 4 --access-logfile - --graceful-timeout 30"]
+CMD ["sh", "-c", "exec gunicorn parseq.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --threads 4 --timeout 120 --access-logfile - --graceful-timeout 30"]

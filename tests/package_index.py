@@ -21,8 +21,6 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from scripts_app.environments import locking, records, runs
-
 TAG = "py3-none-any"
 
 
@@ -147,6 +145,9 @@ def offline_packages(wheelhouse, tmp_path):
 
 
 def forget() -> None:
+    """What this process remembers of locks, records and caches, dropped."""
+    from scripts_app.environments import locking, records, runs
+
     locking.forget()
     records.forget_process_state()
     runs.forget_caches()

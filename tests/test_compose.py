@@ -149,3 +149,23 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_collects_static_files():
         assert (ROOT / copied).exists(), copied
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored
+
+
+def test_each_worker_pool_keeps_its_environment_cache_on_a_volume_and_the_image_ships_uv(
+    compose,
+):
+    for name in ("worker", "worker-heavy"):
+        service = compose["services"][name]
+        cache = service["environment"]["PARSEQ_ENV_CACHE"]
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
+        assert cache in mounts, f"{name} keeps its environments in the container"
+    volumes = [compose["services"][n]["volumes"] for n in ("worker", "worker-heavy")]
+    assert {v.split(":")[0] for v in volumes[0]}.isdisjoint(v.split(":")[0] for v in volumes[1])
+    assert re.search(r"^uv==\S+$", (ROOT / "requirements.txt").read_text(), re.M)
+    assert "requirements.txt" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_web_server_outwaits_a_lock_at_upload(compose, settings):
+    for argv in (compose["services"]["web"]["command"], (ROOT / "Dockerfile").read_text().split()):
+        timeout = int(argv[argv.index("--timeout") + 1])
+        assert timeout > settings.PARSEQ_ENV_LOCK_TIMEOUT
