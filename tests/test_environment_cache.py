@@ -200,7 +200,7 @@ def test_a_worker_records_which_cache_holds_an_environment_and_forgets_it_on_evi
     assert not EnvironmentCopy.objects.exists()
 
 
-def test_a_second_cache_on_the_same_path_of_another_host_is_another_cache(tmp_path):
+def test_each_cache_directory_has_an_id_of_its_own(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     assert records.cache_id(first) == records.cache_id(first) != records.cache_id(second)
 

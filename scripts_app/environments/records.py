@@ -28,9 +28,19 @@ _recorded: set[tuple[str, str]] = set()  # (cache id, lock) this process has rec
 _recorded_lock = threading.Lock()
 
 
+_ids: dict[Path, str] = {}
+
+
 def cache_id(root: Path) -> str:
-    """This cache's id, made once (the first process to write it wins)."""
-    path = Path(root) / CACHE_ID
+    """This cache's id, made once (the first process to write it wins); read once."""
+    root = Path(root)
+    if root not in _ids:
+        _ids[root] = _read_or_make_id(root)
+    return _ids[root]
+
+
+def _read_or_make_id(root: Path) -> str:
+    path = root / CACHE_ID
     try:
         return path.read_text().strip()
     except FileNotFoundError:
@@ -114,3 +124,4 @@ def forget_process_state() -> None:
     """Tests: forget what this process recorded."""
     with _recorded_lock:
         _recorded.clear()
+    _ids.clear()
