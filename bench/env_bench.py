@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from bench.latency_bench import (
     percentile,
     start_latencies,
     start_services,
+    stop_services,
     wait_final,
 )
 
@@ -217,10 +217,7 @@ def main() -> None:
         uv_run = uv_run_latencies(wheels, args.uv_runs)
         real = index_build(args.index_packages.split()) if args.index_packages else None
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=60)
-        rabbit.destroy()
-        pg.destroy()
+        stop_services(pg, rabbit, worker)
 
     print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}")
     print(f"first run with dependencies on the worker: {first_line!r}")

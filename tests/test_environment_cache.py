@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from django.core.management import call_command
-from django.db import connection
 from django.test import override_settings
 
 from scripts_app.environments import cache as envcache
@@ -20,6 +19,7 @@ from scripts_app.environments import locking, records
 from scripts_app.environments import runs as environments
 from scripts_app.models import EnvironmentCopy, Status, Trigger
 from scripts_app.services import dispatch, execution, logs
+from tests.conftest import execute_concurrently
 from tests.package_index import LocalIndex, pep723
 from tests.runner_helpers import ROOT
 
@@ -37,23 +37,6 @@ def lock_of(*dependencies: str) -> locking.Lock:
     return locking.lock_script(pep723(*dependencies).encode())
 
 
-def execute_all(ids: list[int]) -> dict[int, object]:
-    ended: dict[int, object] = {}
-
-    def execute(execution_id: int) -> None:
-        try:
-            ended[execution_id] = execution.execute(execution_id)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=execute, args=(pk,)) for pk in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return ended
-
-
 def test_ten_concurrent_first_runs_build_one_environment(
     make_job, offline_packages, transactional_db, tmp_path
 ):
@@ -63,7 +46,7 @@ def test_ten_concurrent_first_runs_build_one_environment(
     try:
         with override_settings(PARSEQ_PIP_INDEX_URL=slow.url(), PARSEQ_PIP_FIND_LINKS=[]):
             environments.forget_caches()
-            ended = execute_all(ids)
+            ended = execute_concurrently(ids)
     finally:
         slow.close()
 
@@ -163,7 +146,7 @@ def test_pruneenvs_keeps_an_environment_a_running_script_uses(
     assert execution.execute(dispatch.trigger(idle, trigger="cli", send=False).pk).result == "2.0"
     cache = environments.worker_cache()
     busy_id = dispatch.trigger(sleeper, trigger="cli", send=False).pk
-    worker = threading.Thread(target=execute_all, args=([busy_id],))
+    worker = threading.Thread(target=execute_concurrently, args=([busy_id],))
     worker.start()
     wait_until(lambda: len(cache.entries()) == 2 and all(map(cache.in_use, cache.entries()[1:])))
     (cache.envs / ".build-0123-cpython-311-dead").mkdir()  # an interrupted build's debris

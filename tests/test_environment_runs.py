@@ -5,18 +5,16 @@ recently used environment."""
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 
 from scripts_app.environments import runs as environments
 from scripts_app.models import Artifact, Status, Trigger
 from scripts_app.runner import forkservers
 from scripts_app.services import control, dispatch, execution, logs, scripts
-from tests.conftest import script_file
+from tests.conftest import execute_concurrently, script_file
 from tests.package_index import pep723
 
 VERSION = "import tinypkg\n\ndef main(data):\n    return tinypkg.__version__\n"
@@ -91,19 +89,7 @@ def test_two_scripts_pinning_different_versions_run_side_by_side(
     old = make_job(pep723("tinypkg==1.0", body=VERSION), slug="old")
     new = make_job(pep723("tinypkg==2.0", body=VERSION), slug="new")
     pending = [dispatch.trigger(job, trigger=Trigger.CLI, send=False).pk for job in (old, new)]
-    ended = {}
-
-    def execute(execution_id: int) -> None:
-        try:
-            ended[execution_id] = execution.execute(execution_id)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=execute, args=(pk,)) for pk in pending]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    ended = execute_concurrently(pending, timeout=60)
 
     results = [(ended[pk].status, ended[pk].result) for pk in pending]
     assert results == [(Status.SUCCEEDED, "1.0"), (Status.SUCCEEDED, "2.0")]
