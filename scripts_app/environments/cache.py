@@ -98,6 +98,7 @@ class Cache:
         self.build_timeout = build_timeout
         self.allow_sdists = allow_sdists
         self.on_evict = on_evict
+        self._sizes: dict[Path, int] = {}
 
     # -- using ------------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ class Cache:
             built=built,
             seconds=time.monotonic() - began,
             waited=waited,
-            size_bytes=self._marker(final).get("size_bytes", 0),
+            size_bytes=self._size(final),
             fd=use_fd,
         )
 
@@ -253,6 +254,7 @@ class Cache:
         finally:
             os.close(build_fd)
         shutil.rmtree(trash, ignore_errors=True)
+        self._sizes.pop(entry.path, None)
         if self.on_evict:
             self.on_evict(entry)
         return True
@@ -303,6 +305,13 @@ class Cache:
 
     def _complete(self, path: Path) -> bool:
         return (path / MARKER).is_file()
+
+    def _size(self, path: Path) -> int:
+        """The environment's size from its marker (read once: a complete one never changes)."""
+        size = self._sizes.get(path)
+        if size is None:
+            size = self._sizes[path] = self._marker(path).get("size_bytes", 0)
+        return size
 
     def _marker(self, path: Path) -> dict:
         try:
