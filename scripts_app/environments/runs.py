@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from scripts_app.environments import locking, records, uvtool
 from scripts_app.environments.cache import Cache, Use
 from scripts_app.errors import EnvironmentBuildError
 from scripts_app.models import ScriptVersion
+from scripts_app.runner.process import ProcessOutcome, ProcessSpec
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +68,19 @@ class Prepared:
     cache: Cache
     line: bytes
 
-    def process_env(self, env: dict[str, str]) -> dict[str, str]:
-        """The run's clean environment, pointed at this environment."""
-        return {
-            **env,
-            "PATH": f"{self.use.path / 'bin'}:{env.get('PATH', '')}",
-            "PYTHONPATH": self.use.runtime_path,  # the runtime copy only: no project, no site
+    def apply(self, spec: ProcessSpec) -> None:
+        """Point the run's process at this environment: its interpreter, its fork servers,
+        the runtime copy as the whole PYTHONPATH (no project, no worker site-packages), its
+        bin/ first on PATH, and the log's first line."""
+        spec.env = {
+            **spec.env,
+            "PATH": f"{self.use.path / 'bin'}:{spec.env.get('PATH', '')}",
+            "PYTHONPATH": self.use.runtime_path,
             "VIRTUAL_ENV": str(self.use.path),
         }
+        spec.interpreter = self.use.python
+        spec.server_hold = self.hold
+        spec.preamble = self.line
 
     def hold(self):
         return self.cache.hold(self.lock_sha256)
@@ -108,6 +114,19 @@ def environment_for(version: ScriptVersion) -> Iterator[Prepared]:
         yield Prepared(use, version.lock_sha256, cache, log_line(use, version))
     finally:
         use.release()
+
+
+def run_in(
+    version: ScriptVersion, log_file: Path, run: Callable[[Prepared], ProcessOutcome]
+) -> ProcessOutcome:
+    """``run(prepared)`` in the version's environment; a build that fails is the run's
+    outcome (its reason) and its log (uv's error)."""
+    try:
+        with environment_for(version) as prepared:
+            return run(prepared)
+    except EnvironmentBuildError as exc:
+        log_file.write_bytes(getattr(exc, "log", b""))
+        return ProcessOutcome(exit_code=None, stop_reason=failure_reason(exc))
 
 
 def log_line(use: Use, version: ScriptVersion) -> bytes:

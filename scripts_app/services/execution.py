@@ -23,8 +23,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from scripts_app.errors import EnvironmentBuildError, ParseqError
-from scripts_app.models import Execution, Job, JobSecret, ScriptVersion, Status
+from scripts_app.errors import ParseqError
+from scripts_app.models import Execution, Job, JobSecret, Status
 from scripts_app.runner.process import ProcessOutcome, ProcessSpec, run_process
 from scripts_app.runner.workspace import Workspace, WorkspacePool, clean_env
 from scripts_app.services import (
@@ -280,21 +280,11 @@ def _run_in(ws: Workspace, run: Run) -> ProcessOutcome:
     if stop:
         return ProcessOutcome(exit_code=None, stop_reason=stop)
     version = run.execution.script_version
-    if version is not None and version.lock_sha256:  # declared dependencies
-        return _run_in_environment(ws, run, version)
+    if version is not None and version.lock_sha256:  # declared dependencies: its environment
+        from scripts_app.environments import runs as environments
+
+        return environments.run_in(version, ws.log_file, lambda env: _run_process(ws, run, env))
     return _run_process(ws, run)
-
-
-def _run_in_environment(ws: Workspace, run: Run, version: ScriptVersion) -> ProcessOutcome:
-    """The script in its version's environment (built first if this worker lacks it)."""
-    from scripts_app.environments import runs as environments
-
-    try:
-        with environments.environment_for(version) as environment:
-            return _run_process(ws, run, environment)
-    except EnvironmentBuildError as exc:  # uv's error is the run's log and its reason
-        ws.log_file.write_bytes(getattr(exc, "log", b""))
-        return ProcessOutcome(exit_code=None, stop_reason=environments.failure_reason(exc))
 
 
 def _prepare(ws: Workspace, execution: Execution) -> str | None:
@@ -333,10 +323,7 @@ def _spec(ws: Workspace, run: Run, environment=None) -> ProcessSpec:
         tick_seconds=settings.PARSEQ_HEARTBEAT_SECONDS,
     )
     if environment is not None:  # environments/runs.py: its interpreter, its runtime copy
-        spec.env = environment.process_env(spec.env)
-        spec.interpreter = environment.use.python
-        spec.server_hold = environment.hold
-        spec.preamble = environment.line
+        environment.apply(spec)
     return spec
 
 
