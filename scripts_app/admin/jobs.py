@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from scripts_app import schedule
-from scripts_app.admin import display
+from scripts_app.admin import display, environments
 from scripts_app.admin.forms import JobAdminForm, RunParamsForm
 from scripts_app.errors import InvalidParams, JobNotRunnable
 from scripts_app.jobs import saving
@@ -27,7 +27,7 @@ UPCOMING = 5
 
 LAYOUT = [
     (None, ["name", "slug", "description", "enabled"]),
-    ("Script", ["script", "script_path"]),
+    ("Script", ["script", "script_path", "requirements", *environments.FIELDS]),
     ("Parameters", ["params_schema", "default_params"]),
     (
         "Schedule",
@@ -118,7 +118,7 @@ class RecentRunsInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(environments.EnvironmentFields, admin.ModelAdmin):
     form = JobAdminForm
     change_form_template = "scripts_app/admin/job_change_form.html"
     change_list_template = "scripts_app/admin/job_change_list.html"
@@ -136,7 +136,7 @@ class JobAdmin(admin.ModelAdmin):
     list_filter = ["enabled"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ("name",)}
-    readonly_fields = ["schedule_summary", "next_fire_times", "secret_names"]
+    readonly_fields = ["schedule_summary", "next_fire_times", "secret_names", *environments.FIELDS]
     inlines = [RecentRunsInline]
     actions = ["run_now", "enable_jobs", "disable_jobs"]
 
@@ -282,8 +282,8 @@ class JobAdmin(admin.ModelAdmin):
             super(JobAdmin, self).save_model(request, obj, form, change)
             return obj
 
-        changed = "script" in form.changed_data or "script_path" in form.changed_data
-        saving.save_job(write, script_changed=changed)
+        changed = bool(saving.VERSIONED_FIELDS & set(form.changed_data))
+        saving.save_job(write, script_changed=changed)  # stores the lock the form resolved
         self._save_secrets(request, obj, form)
 
     def _save_secrets(self, request, job, form) -> None:

@@ -9,9 +9,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from scripts_app import validators
-from scripts_app.jobs import versions
+from scripts_app.api.environments import EnvironmentFields
+from scripts_app.errors import DependencyError
+from scripts_app.jobs import saving, versions
 from scripts_app.models import Artifact, Execution, Job, ScriptVersion
 
 
@@ -83,10 +86,24 @@ class ExecutionListSerializer(ExecutionSerializer):
         read_only_fields = fields
 
 
-class ScriptVersionSerializer(serializers.ModelSerializer):
+class ScriptVersionSerializer(EnvironmentFields, serializers.ModelSerializer):
+    """A version: its bytes and the lock of what it declares (``lock`` is empty and
+    ``environments`` too when it declares nothing: it runs in the worker's interpreter)."""
+
     class Meta:
         model = ScriptVersion
-        fields = ["sha256", "size", "source", "created_at"]
+        fields = [
+            "sha256",
+            "size",
+            "source",
+            "created_at",
+            "dependencies",
+            "requires_python",
+            "lock",
+            "lock_sha256",
+            "packages",
+            "environments",
+        ]
         read_only_fields = fields
 
 
@@ -100,6 +117,7 @@ JOB_FIELDS = [
     "default_params",
     "params_schema",
     "env",
+    "requirements",
     "timeout",
     "queue",
     "cron",
@@ -144,11 +162,19 @@ class JobSerializer(serializers.ModelSerializer):
             *JOB_FIELDS,
             "script_name",
             "current_version",
+            "dependency_error",
             "next_run_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["url", "script_name", "next_run_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "url",
+            "script_name",
+            "dependency_error",
+            "next_run_at",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"slug": {"help_text": "URL name: /api/v1/jobs/<slug>/"}}
 
     @extend_schema_field(OpenApiTypes.STR)
@@ -166,7 +192,7 @@ class JobSerializer(serializers.ModelSerializer):
             pinned = versions.pinned_versions([job])
         version_id, _ = pinned.get(job.pk, (None, None))
         version = next((v for v in job.versions.all() if v.pk == version_id), None)
-        return ScriptVersionSerializer(version).data if version else None
+        return ScriptVersionSerializer(version, context=self.context).data if version else None
 
     def validate(self, attrs):
         """Run the model's own cross-field checks (script source, schedule) on the result."""
@@ -177,7 +203,18 @@ class JobSerializer(serializers.ModelSerializer):
             job.clean()
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        if self.instance is None or saving.VERSIONED_FIELDS & attrs.keys():
+            self._lock(job, attrs.get("script"))
         return attrs
+
+    @staticmethod
+    def _lock(job: Job, upload) -> None:
+        """Resolve the declared dependencies now: a failure is a 400 and nothing is saved."""
+        try:
+            saving.lock_before_save(job, upload)
+        except DependencyError as exc:
+            field = getattr(exc, "field", None) or api_settings.NON_FIELD_ERRORS_KEY
+            raise serializers.ValidationError({field: [str(exc)]}) from None
 
 
 class RunRequestSerializer(serializers.Serializer):
