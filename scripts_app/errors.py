@@ -114,3 +114,7 @@ class DependencyError(JobNotRunnable):
 
 class EnvironmentBuildError(ParseqError):
     """A worker could not build a script's environment (uv's error, credentials removed)."""
+
+
+class UvFailed(ParseqError):
+    """uv exited with an error; ``str()`` is its message with credentials removed."""

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts_app.environments import overlay, uvtool
-from scripts_app.errors import EnvironmentBuildError
+from scripts_app.errors import EnvironmentBuildError, UvFailed
 
 MARKER = ".parseq-env.json"
 LOCK_FILE = "parseq.lock"
@@ -174,7 +174,7 @@ class Cache:
             }
             (staging / MARKER).write_text(json.dumps(marker), encoding="utf-8")
             os.rename(staging, final)
-        except uvtool.UvFailed as exc:
+        except UvFailed as exc:
             (self.locks / f"{key}.failed").write_text(str(exc), encoding="utf-8")
             raise EnvironmentBuildError(str(exc)) from None
         finally:

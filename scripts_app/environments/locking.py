@@ -26,7 +26,7 @@ from django.conf import settings
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from scripts_app.environments import metadata, uvtool
-from scripts_app.errors import DependencyError
+from scripts_app.errors import DependencyError, UvFailed
 
 LOCK_FORMAT = "parseq lock 1"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
@@ -127,7 +127,7 @@ def resolve(dependencies: tuple[str, ...], index: uvtool.Index) -> str:
             timeout=settings.PARSEQ_ENV_LOCK_TIMEOUT,
             stdin="\n".join(dependencies) + "\n",
         )
-    except uvtool.UvFailed as exc:
+    except UvFailed as exc:
         raise DependencyError(f"dependencies could not be resolved: {exc}") from None
 
 

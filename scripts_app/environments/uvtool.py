@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from scripts_app.errors import ParseqError
+from scripts_app.errors import UvFailed
 
 # Passed through from the worker's environment: how to reach an index, never a secret
 # of Parseq's own (proxy credentials, if any, are the index's business).
@@ -38,10 +38,6 @@ NETWORK_VARS = (
     "SSL_CERT_DIR",
 )
 NO_INDEX = "none"
-
-
-class UvFailed(ParseqError):
-    """uv exited with an error; ``str()`` is its message with credentials removed."""
 
 
 @functools.cache
