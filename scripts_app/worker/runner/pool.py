@@ -81,7 +81,8 @@ class Pool:
         try:
             server._ensure()
         except Exception as exc:  # its runs are spawned; forgotten, so a later run retries
-            logger.warning("environment fork server did not start: %r", exc)
+            if not server.retired:  # (a retired one was made room for: nothing went wrong)
+                logger.warning("environment fork server did not start: %r", exc)
             self.retire(key, server)
         finally:
             server.starting = False

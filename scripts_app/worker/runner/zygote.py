@@ -149,9 +149,11 @@ class Zygote:
         with self.lock:
             if self.running():
                 return self.path
+            if self.retired:  # retired before its background start got here
+                raise OSError("the fork server was retired")
             folder = tempfile.mkdtemp(prefix="parseq-zygote-")
             self.path = os.path.join(folder, "sock")
-            self.process = subprocess.Popen(
+            process = subprocess.Popen(
                 [self.interpreter, "-u", "-m", SERVER_MODULE, self.path],
                 env=self.base_env,
                 cwd=folder,
@@ -163,9 +165,12 @@ class Zygote:
             )
             deadline = time.monotonic() + 30
             while not os.path.exists(self.path):
-                if self.process.poll() is not None or time.monotonic() > deadline:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    process.wait()
                     raise OSError("the script fork server did not start")
                 time.sleep(0.005)
+            self.process = process  # running() from now on: it accepts runs
             return self.path
 
     def spawn(self, script: Path, workdir: Path, env: dict[str, str], lifeline_fd: int):
@@ -208,9 +213,10 @@ class Zygote:
             self.last_used = time.monotonic()
 
     def retire_if_idle(self, idle_seconds: float = 0.0) -> bool:
-        """Mark it retired (no run may start on it) if no run is on it and none has ended
-        for ``idle_seconds``; a server busy starting or forking is not idle."""
-        if self.starting or self.active or not self.lock.acquire(blocking=False):
+        """Mark it retired (no run may start on it, and it never starts again) if no run
+        is on it and none has ended for ``idle_seconds``; a server busy starting (its lock
+        held) or forking (counted in ``active``) is not idle."""
+        if self.active or not self.lock.acquire(blocking=False):
             return False
         try:
             if self.active or time.monotonic() - self.last_used < idle_seconds:
