@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from scripts_app.environments import locking, uvtool
 from scripts_app.errors import DependencyError
+from scripts_app.jobs import saving
 from scripts_app.models import Execution, Job, ScriptVersion, Trigger
 from scripts_app.runs import dispatch, logs
 from scripts_app.worker import execution
@@ -95,6 +96,30 @@ def test_a_requirement_that_does_not_resolve_is_refused_and_nothing_is_saved(
         assert word in message
     assert not Job.objects.exists() and not ScriptVersion.objects.exists()
     assert stored_files() == []
+
+
+def saved_from_code(slug: str, source: str):
+    """What the demo loader hands the save service: ``Job.save``, no form or serializer."""
+
+    def write() -> Job:
+        job = Job(name=slug.title(), slug=slug, script=script_file(source, f"{slug}.py"))
+        job.save()
+        return job
+
+    return write
+
+
+def test_the_job_save_service_locks_for_every_caller_and_refuses_with_nothing_saved(
+    offline_packages, db
+):
+    job = saving.save_job(saved_from_code("loaded", pep723("tinypkg==1.0", body=BODY)))
+    (version,) = job.versions.all()
+    assert locking.pinned_packages(version.lock) == [("tinypkg", "1.0")]
+
+    with pytest.raises(DependencyError, match="nonexistent-pkg"):
+        saving.save_job(saved_from_code("refused", pep723("nonexistent-pkg", body=BODY)))
+    assert not Job.objects.filter(slug="refused").exists()
+    assert list(ScriptVersion.objects.all()) == [version]
 
 
 def test_a_job_s_requirements_field_is_locked_and_part_of_its_version(api, offline_packages):
