@@ -71,6 +71,13 @@ def start_services(threads: int):
     return pg, rabbit, worker
 
 
+def stop_services(pg, rabbit, worker) -> None:
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=60)
+    rabbit.destroy()
+    pg.destroy()
+
+
 def make_job():
     from django.core.files.base import ContentFile
 
@@ -216,10 +223,7 @@ def main() -> None:
         naive = timed_runs([sys.executable, "manage.py", "noop"], args.naive, env=os.environ)
         floor = timed_runs([sys.executable, "-I", "-S", "-c", "pass"], 50)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=60)
-        rabbit.destroy()
-        pg.destroy()
+        stop_services(pg, rabbit, worker)
 
     print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}")
     print(f"trigger-to-script-start over {len(latencies)} runs (ms): ", end="")

@@ -11,3 +11,7 @@ logconfig_dict = logging_config(
     os.environ.get("LOG_LEVEL") or "INFO",
     gunicorn=True,
 )
+
+# Above PARSEQ_ENV_LOCK_TIMEOUT (60 s): saving a script that declares dependencies waits
+# for uv to lock it (scripts_app/environments/locking.py).
+timeout = 120

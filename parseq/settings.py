@@ -190,6 +190,7 @@ _WORKER_MIDDLEWARE = [
     "scripts_app.worker.middleware.SpoolUploader",
     "scripts_app.worker.middleware.ForkServer",
     "scripts_app.worker.middleware.MailCheck",
+    "scripts_app.worker.middleware.EnvironmentCache",
     "scripts_app.observability.heartbeat.WorkerHeartbeat",
 ]
 if PARSEQ_METRICS and PARSEQ_WORKER_METRICS_PORT:
@@ -328,8 +329,25 @@ PARSEQ_RESEND_AFTER_SECONDS = env_int("PARSEQ_RESEND_AFTER_SECONDS", 30, minimum
 # A message RabbitMQ confirmed is durable: re-send it only after this long (a safety
 # net), so a long backlog is not multiplied by re-sends.
 PARSEQ_RESEND_SENT_AFTER_SECONDS = env_int("PARSEQ_RESEND_SENT_AFTER_SECONDS", 600, minimum=1)
-# Start scripts by forking a pre-started, pre-imported interpreter (runner/zygote.py):
+# Start scripts by forking a pre-started, pre-imported interpreter (worker/runner/forkserver.py):
 # same isolation (own process group, clean env, rlimits, lifeline), ~10x faster start.
 PARSEQ_FORK_SERVER = env_bool("PARSEQ_FORK_SERVER", True)
+# Per-script environments (scripts_app/environments/): PEP 723 metadata or a job's
+# `requirements`, locked with uv at upload, built once per lock under PARSEQ_ENV_CACHE
+# (uv's own cache beside them, so files are hard-linked), least recently used evicted
+# over PARSEQ_ENV_CACHE_MAX_MB. Index settings may carry credentials: they reach uv
+# through its environment only, never a lock, a log or a command line.
+PARSEQ_ENV_CACHE = Path(env_str("PARSEQ_ENV_CACHE", str(DATA_DIR / "envs")))
+PARSEQ_ENV_CACHE_MAX_MB = env_int("PARSEQ_ENV_CACHE_MAX_MB", 5120, minimum=1)
+PARSEQ_PIP_INDEX_URL = env_str("PARSEQ_PIP_INDEX_URL")  # "none": find-links only
+PARSEQ_PIP_EXTRA_INDEX_URL = env_list("PARSEQ_PIP_EXTRA_INDEX_URL", [])
+PARSEQ_PIP_FIND_LINKS = env_list("PARSEQ_PIP_FIND_LINKS", [])
+PARSEQ_ENV_LOCK_TIMEOUT = env_int("PARSEQ_ENV_LOCK_TIMEOUT", 60, minimum=1)
+PARSEQ_ENV_BUILD_TIMEOUT = env_int("PARSEQ_ENV_BUILD_TIMEOUT", 900, minimum=1)
+# Wheels only by default: building a source distribution runs its code at upload.
+PARSEQ_ENV_ALLOW_SDISTS = env_bool("PARSEQ_ENV_ALLOW_SDISTS", False)
+# Warm fork servers per worker process for recently used environments; idle ones retire.
+PARSEQ_ENV_FORK_SERVERS = env_int("PARSEQ_ENV_FORK_SERVERS", 4, minimum=0)
+PARSEQ_ENV_FORK_SERVER_IDLE = env_int("PARSEQ_ENV_FORK_SERVER_IDLE", 600, minimum=1)
 # Mark Parseq processes non-dumpable so scripts cannot read their /proc/<pid>/environ.
 PARSEQ_HIDE_PROCESS_ENV = env_bool("PARSEQ_HIDE_PROCESS_ENV", True)

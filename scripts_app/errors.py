@@ -125,3 +125,19 @@ class RangeNotSatisfiable(ParseqError):
 
     def http_headers(self) -> dict[str, str]:
         return {"Content-Range": f"bytes */{self.size}", "Accept-Ranges": "bytes"}
+
+
+# --- environments ------------------------------------------------------------------
+
+
+class DependencyError(JobNotRunnable):
+    """A script's declared dependencies cannot be read or resolved (the message names the
+    package and uv's reason); at upload nothing is saved, at trigger nothing is queued."""
+
+
+class EnvironmentBuildError(ParseqError):
+    """A worker could not build a script's environment (uv's error, credentials removed)."""
+
+
+class UvFailed(ParseqError):
+    """uv exited with an error; ``str()`` is its message with credentials removed."""

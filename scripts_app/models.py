@@ -87,6 +87,14 @@ class Job(models.Model):
         validators=[validators.validate_env_mapping],
         help_text="Extra environment variables for the script (not secret).",
     )
+    requirements = models.TextField(
+        blank=True,
+        help_text="Packages the script needs, requirements.txt syntax (one per line), for "
+        "scripts that cannot carry a PEP 723 '# /// script' block. Locked when saved.",
+    )
+    # Why the job's current script could not be locked when a run was triggered (a
+    # parsers/ file edited in place); cleared by the next successful lock.
+    dependency_error = models.TextField(blank=True, editable=False)
     timeout = models.PositiveIntegerField(default=3600, help_text="Seconds.")
     queue = models.CharField(
         max_length=100, default="default", validators=[validators.validate_queue_name]
@@ -183,7 +191,8 @@ class Job(models.Model):
 
 
 class ScriptVersion(models.Model):
-    """An immutable copy of a job's script, addressed by its sha256."""
+    """An immutable copy of a job's script, addressed by its sha256, with the lock of the
+    dependencies it declares (its bytes and its lock are the version)."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="versions")
     sha256 = models.CharField(max_length=64)
@@ -191,11 +200,20 @@ class ScriptVersion(models.Model):
     size = models.PositiveIntegerField()
     source = models.CharField(max_length=300, help_text="Upload name or parsers/ path.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The job's `requirements` are part of the version: "" when it had none.
+    requirements_sha256 = models.CharField(max_length=64, blank=True, default="")
+    dependencies = models.JSONField(default=list, blank=True, help_text="As declared.")
+    requires_python = models.CharField(max_length=200, blank=True, default="")
+    lock = models.TextField(blank=True, default="", help_text="Pins and hashes (uv).")
+    # The environment it runs in ("": the worker's own interpreter, no environment).
+    lock_sha256 = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["job", "sha256"], name="one_version_per_content")
+            models.UniqueConstraint(
+                fields=["job", "sha256", "requirements_sha256"], name="one_version_per_content"
+            )
         ]
 
     def __str__(self) -> str:
@@ -354,6 +372,7 @@ class JobSecret(models.Model):
         return self.name
 
 
+from scripts_app.models_environments import EnvironmentCopy  # noqa: E402,F401
 from scripts_app.models_operations import (  # noqa: E402,F401
     MetricsState,
     ProcessHeartbeat,

@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.services.rabbitmq",
     "tests.services.s3",
     "tests.services.browser",
+    "tests.package_index",
 ]
 
 
@@ -87,6 +88,31 @@ def make_job(db):
         return job
 
     return make
+
+
+def execute_concurrently(execution_ids: list[int], timeout: float = 120) -> dict[int, object]:
+    """Carry out queued runs at once, one thread (and database connection) each, as a
+    worker's threads do; execution id → the run as it ended."""
+    import threading
+
+    from django.db import connection
+
+    from scripts_app.worker import execution
+
+    ended: dict[int, object] = {}
+
+    def execute(execution_id: int) -> None:
+        try:
+            ended[execution_id] = execution.execute(execution_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=execute, args=(pk,)) for pk in execution_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return ended
 
 
 @pytest.fixture

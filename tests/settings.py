@@ -18,6 +18,9 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-that-scripts-must-never-see
 os.environ.setdefault("PARSEQ_DATA_DIR", _tmp)
 os.environ.setdefault("PARSEQ_HEARTBEAT_SECONDS", "1")
 os.environ.setdefault("PARSEQ_KILL_GRACE", "1")
+# No test reaches a package index on the internet: environment tests use the
+# wheels tests/package_index.py makes; any other lock finds no index at all.
+os.environ.setdefault("PARSEQ_PIP_INDEX_URL", "none")
 
 if not os.environ.get("DATABASE_URL") and os.environ.get("PARSEQ_TEST_DB") != "sqlite":
     from tests.services import postgres

@@ -148,3 +148,32 @@ def test_compose_mails_the_backup_to_its_admins_and_loads_the_demo_jobs(compose)
     demo = compose["services"]["loaddemo"]
     assert demo["command"] == ["python", "manage.py", "loaddemo"] and demo["profiles"] == ["demo"]
     assert "docker compose run --rm loaddemo" in (ROOT / "README.md").read_text()
+
+
+def test_each_worker_pool_keeps_its_environment_cache_on_a_volume_and_the_image_ships_uv(
+    compose,
+):
+    for name in ("worker", "worker-heavy"):
+        service = compose["services"][name]
+        cache = service["environment"]["PARSEQ_ENV_CACHE"]
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
+        assert cache in mounts, f"{name} keeps its environments in the container"
+    volumes = [compose["services"][n]["volumes"] for n in ("worker", "worker-heavy")]
+    assert {v.split(":")[0] for v in volumes[0]}.isdisjoint(v.split(":")[0] for v in volumes[1])
+    assert re.search(r"^uv==\S+$", (ROOT / "requirements.txt").read_text(), re.M)
+    assert "requirements.txt" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_web_server_outwaits_a_lock_at_upload(compose, settings):
+    from parseq import gunicorn
+
+    web = next(yaml.safe_load_all((ROOT / "deploy/kubernetes/web.yaml").read_text()))
+    commands = [
+        compose["services"]["web"]["command"],
+        (ROOT / "Dockerfile").read_text().rsplit("CMD ", 1)[1].split(),
+        web["spec"]["template"]["spec"]["containers"][0]["command"],
+    ]
+    for argv in commands:  # every web server reads its settings from parseq/gunicorn.py
+        assert argv[argv.index("--config") + 1] == "python:parseq.gunicorn"
+        assert "--timeout" not in argv
+    assert gunicorn.timeout > settings.PARSEQ_ENV_LOCK_TIMEOUT

@@ -137,7 +137,7 @@ def test_a_worker_starts_its_scripts_from_its_fork_server(make_job, worker):
 
     assert execution.status == "succeeded", execution.error
     assert zygote.enabled()
-    forked_from = {server.process.pid for server in zygote._servers.values()}
+    forked_from = {server.process.pid for server in zygote.SERVERS.values()}
     assert execution.result["parent"] in forked_from
     assert execution.result["parent"] != os.getpid()
 

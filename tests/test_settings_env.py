@@ -247,3 +247,40 @@ def test_a_bad_alias_value_is_reported_under_its_own_name(tmp_path):
     result = seed_settings(tmp_path, MAX_FILE_SIZE="lots")
     assert result.returncode != 0
     assert "MAX_FILE_SIZE='lots' is not an integer" in result.stderr
+
+
+ENV_PROBE = """
+import json
+from django.conf import settings
+print(json.dumps([str(settings.PARSEQ_ENV_CACHE), settings.PARSEQ_ENV_CACHE_MAX_MB,
+                  settings.PARSEQ_PIP_INDEX_URL, settings.PARSEQ_PIP_EXTRA_INDEX_URL,
+                  settings.PARSEQ_PIP_FIND_LINKS]))
+"""
+
+
+def test_environment_settings_default_under_the_data_dir_and_read_index_lists(tmp_path):
+    def probe(**env: str) -> subprocess.CompletedProcess:
+        clean = {"PATH": os.environ.get("PATH", ""), "DEBUG": "1", "PARSEQ_DATA_DIR": str(tmp_path)}
+        clean["DJANGO_SETTINGS_MODULE"] = "parseq.settings"
+        return subprocess.run([sys.executable, "-c", ENV_PROBE], cwd=ROOT,
+                              env={**clean, **env}, capture_output=True, text=True)  # fmt: skip
+
+    default = probe()
+    assert default.returncode == 0, default.stderr
+    assert json.loads(default.stdout) == [str(tmp_path / "envs"), 5120, "", [], []]
+    given = probe(
+        PARSEQ_ENV_CACHE="/srv/envs",
+        PARSEQ_ENV_CACHE_MAX_MB="100",
+        PARSEQ_PIP_INDEX_URL="https://u:t@pypi.internal/simple",
+        PARSEQ_PIP_EXTRA_INDEX_URL="https://a.example/simple,https://b.example/simple",
+        PARSEQ_PIP_FIND_LINKS="/wheels",
+    )
+    assert json.loads(given.stdout) == [
+        "/srv/envs",
+        100,
+        "https://u:t@pypi.internal/simple",
+        ["https://a.example/simple", "https://b.example/simple"],
+        ["/wheels"],
+    ]
+    refused = probe(PARSEQ_ENV_CACHE_MAX_MB="lots")
+    assert refused.returncode != 0 and "PARSEQ_ENV_CACHE_MAX_MB='lots'" in refused.stderr

@@ -15,7 +15,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from scripts_app import validators
-from scripts_app.jobs import slugs
+from scripts_app.errors import DependencyError
+from scripts_app.jobs import saving, slugs
 from scripts_app.models import Job
 
 RAW_FIELD = "_raw_json"
@@ -288,3 +289,17 @@ class JobAdminForm(SecretsFormMixin, forms.ModelForm):
             if not self.instance.pk:
                 cleaned["slug"] = slugs.unique_slug(cleaned["name"])
         return cleaned
+
+    def _post_clean(self):
+        """After the model's own checks: resolve the declared dependencies, so a
+        declaration that does not resolve is a form error and nothing is saved."""
+        super()._post_clean()
+        changed = saving.VERSIONED_FIELDS & set(self.changed_data)
+        if self._errors or (self.instance.pk and not changed):
+            return
+        upload = self.cleaned_data.get("script") if "script" in self.changed_data else None
+        try:
+            saving.lock_before_save(self.instance, upload)
+        except DependencyError as exc:
+            field = getattr(exc, "field", None)
+            self.add_error(field if field in self.fields else None, str(exc))

@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from scripts_app import schedule
-from scripts_app.admin import display
+from scripts_app.admin import display, environments
 from scripts_app.admin.forms import JobAdminForm, RunParamsForm
 from scripts_app.admin.tokens import TriggerTokenAdmin
 from scripts_app.errors import InvalidParams, JobNotRunnable
@@ -28,7 +28,7 @@ UPCOMING = 5
 
 LAYOUT = [
     (None, ["name", "slug", "description", "enabled", "trigger_token_state"]),
-    ("Script", ["script", "script_path"]),
+    ("Script", ["script", "script_path", "requirements", *environments.FIELDS]),
     ("Parameters", ["params_schema", "default_params"]),
     (
         "Schedule",
@@ -119,7 +119,7 @@ class RecentRunsInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(TriggerTokenAdmin, admin.ModelAdmin):
+class JobAdmin(TriggerTokenAdmin, environments.EnvironmentFields, admin.ModelAdmin):
     form = JobAdminForm
     change_form_template = "scripts_app/admin/job_change_form.html"
     change_list_template = "scripts_app/admin/job_change_list.html"
@@ -139,7 +139,13 @@ class JobAdmin(TriggerTokenAdmin, admin.ModelAdmin):
     # Filled in from the name as the server spells it (static/scripts_app/slugs.js); left
     # empty, the server makes it on save (JobAdminForm).
     prepopulated_fields = {"slug": ("name",)}
-    readonly_fields = ["schedule_summary", "next_fire_times", "secret_names", "trigger_token_state"]
+    readonly_fields = [
+        "schedule_summary",
+        "next_fire_times",
+        "secret_names",
+        "trigger_token_state",
+        *environments.FIELDS,
+    ]
     inlines = [RecentRunsInline]
     actions = ["run_now", "enable_jobs", "disable_jobs", "new_trigger_token"]
 
@@ -287,8 +293,8 @@ class JobAdmin(TriggerTokenAdmin, admin.ModelAdmin):
             super(JobAdmin, self).save_model(request, obj, form, change)
             return obj
 
-        changed = "script" in form.changed_data or "script_path" in form.changed_data
-        saving.save_job(write, script_changed=changed)
+        changed = bool(saving.VERSIONED_FIELDS & set(form.changed_data))
+        saving.save_job(write, script_changed=changed)  # stores the lock the form resolved
         self._save_secrets(request, obj, form)
 
     def _save_secrets(self, request, job, form) -> None:

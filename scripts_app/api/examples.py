@@ -18,6 +18,7 @@ JOB_RESPONSE = OpenApiExample(
             "properties": {"input_files": {"type": "array", "items": {"type": "string"}}},
         },
         "env": {},
+        "requirements": "",
         "timeout": 600,
         "queue": "default",
         "cron": "0 6 * * *",
@@ -41,7 +42,27 @@ JOB_RESPONSE = OpenApiExample(
             "size": 512,
             "source": "scripts/csv-stats/csv_stats.py",
             "created_at": "2026-01-31T12:00:00Z",
+            "dependencies": ["beautifulsoup4>=4.12"],
+            "requires_python": ">=3.11",
+            "lock": "# parseq lock 1: uv 0.13.9, CPython 3.11, linux x86_64\n"
+            "beautifulsoup4==4.15.0 \\\n    --hash=sha256:…\nsoupsieve==4.1.3 \\\n"
+            "    --hash=sha256:…\n",
+            "lock_sha256": "64b2f97cd27f…",
+            "packages": [
+                {"name": "beautifulsoup4", "version": "4.15.0"},
+                {"name": "soupsieve", "version": "4.1.3"},
+            ],
+            "environments": [
+                {
+                    "host": "worker-1",
+                    "cache_id": "3f2a…",
+                    "size_bytes": 2457600,
+                    "build_seconds": 0.8,
+                    "recorded_at": "2026-01-31T12:01:00Z",
+                }
+            ],
         },
+        "dependency_error": "",
         "next_run_at": "2026-02-01T05:00:00Z",
         "created_at": "2026-01-31T12:00:00Z",
         "updated_at": "2026-01-31T12:00:00Z",

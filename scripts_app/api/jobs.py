@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from scripts_app.api import examples as ex
+from scripts_app.api.environments import environment_copies
 from scripts_app.api.errors import ParseqErrors
 from scripts_app.api.permissions import CanChangeJob, CanRunJob, ModelPermissions
 from scripts_app.api.responses import errors
@@ -87,6 +88,7 @@ class JobViewSet(ParseqErrors, viewsets.ModelViewSet):
             jobs = list(args[0])
             context = kwargs.setdefault("context", self.get_serializer_context())
             context["pinned_versions"] = versions.pinned_versions(jobs)
+            context["environment_copies"] = environment_copies(jobs)
             args = (jobs, *args[1:])
         return super().get_serializer(*args, **kwargs)
 

@@ -10,9 +10,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
+from rest_framework.settings import api_settings
 
 from scripts_app import validators
-from scripts_app.jobs import slugs, versions
+from scripts_app.api.environments import EnvironmentFields
+from scripts_app.errors import DependencyError
+from scripts_app.jobs import saving, slugs, versions
 from scripts_app.models import Artifact, Execution, Job, ScriptVersion
 
 
@@ -84,10 +87,24 @@ class ExecutionListSerializer(ExecutionSerializer):
         read_only_fields = fields
 
 
-class ScriptVersionSerializer(serializers.ModelSerializer):
+class ScriptVersionSerializer(EnvironmentFields, serializers.ModelSerializer):
+    """A version: its bytes and the lock of what it declares (``lock`` is empty and
+    ``environments`` too when it declares nothing: it runs in the worker's interpreter)."""
+
     class Meta:
         model = ScriptVersion
-        fields = ["sha256", "size", "source", "created_at"]
+        fields = [
+            "sha256",
+            "size",
+            "source",
+            "created_at",
+            "dependencies",
+            "requires_python",
+            "lock",
+            "lock_sha256",
+            "packages",
+            "environments",
+        ]
         read_only_fields = fields
 
 
@@ -101,6 +118,7 @@ JOB_FIELDS = [
     "default_params",
     "params_schema",
     "env",
+    "requirements",
     "timeout",
     "queue",
     "cron",
@@ -147,11 +165,19 @@ class JobSerializer(serializers.ModelSerializer):
             "script_name",
             "current_version",
             "has_trigger_token",
+            "dependency_error",
             "next_run_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["url", "script_name", "next_run_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "url",
+            "script_name",
+            "dependency_error",
+            "next_run_at",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {
             "slug": {
                 "required": False,
@@ -184,7 +210,7 @@ class JobSerializer(serializers.ModelSerializer):
             pinned = versions.pinned_versions([job])
         version_id, _ = pinned.get(job.pk, (None, None))
         version = next((v for v in job.versions.all() if v.pk == version_id), None)
-        return ScriptVersionSerializer(version).data if version else None
+        return ScriptVersionSerializer(version, context=self.context).data if version else None
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_has_trigger_token(self, job: Job) -> bool:
@@ -202,7 +228,18 @@ class JobSerializer(serializers.ModelSerializer):
             job.clean()
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        if self.instance is None or saving.VERSIONED_FIELDS & attrs.keys():
+            self._lock(job, attrs.get("script"))
         return attrs
+
+    @staticmethod
+    def _lock(job: Job, upload) -> None:
+        """Resolve the declared dependencies now: a failure is a 400 and nothing is saved."""
+        try:
+            saving.lock_before_save(job, upload)
+        except DependencyError as exc:
+            field = getattr(exc, "field", None) or api_settings.NON_FIELD_ERRORS_KEY
+            raise serializers.ValidationError({field: [str(exc)]}) from None
 
 
 class RunRequestSerializer(serializers.Serializer):

@@ -35,5 +35,12 @@ def cancel(execution: Execution) -> Execution:
 
 
 def rerun(execution: Execution, user=None, trigger: Trigger | str = Trigger.ADMIN) -> Execution:
-    """A new run of the same job with the same params (the job's current script)."""
-    return dispatch.trigger(execution.job, params=execution.params, trigger=trigger, user=user)
+    """A new run of the same job with the same params and the same script version: its
+    bytes and its lock, so exactly the packages it ran with. ("Run now" runs the job's
+    current script.)"""
+    version = None
+    if execution.script_version_id:
+        version = (execution.script_version_id, execution.script_sha256)
+    return dispatch.trigger(
+        execution.job, params=execution.params, trigger=trigger, user=user, version=version
+    )

@@ -52,12 +52,15 @@ def trigger(
     scheduled_for: datetime | None = None,
     send: bool = True,
     email: Any = None,
+    version: tuple[int, str] | None = None,
     **fields: Any,
 ) -> Execution:
     """Record a queued execution of ``job`` and (by default) send it after commit.
 
     ``email``: recipients for this run alone (``checked_recipients``). Raises InvalidParams
     (or InvalidRecipients) before anything is written when the params are wrong.
+    ``version`` (id, sha256): run that script version (its bytes and its lock) instead
+    of the job's current script — a re-run.
 
     In a caller's transaction the run is inserted under a savepoint (a duplicate slot
     leaves that transaction usable), then stamped and sent once it commits. Outside
@@ -76,7 +79,7 @@ def trigger(
         trigger=trigger,
         user=user,
         params=resolved,
-        version=versions.pinned_version(job),
+        version=version or versions.pinned_version(job),
         scheduled_for=scheduled_for,
         **fields,
     )

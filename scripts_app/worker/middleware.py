@@ -194,9 +194,10 @@ class ForkServer(Middleware):
             return
         from pathlib import Path
 
-        from scripts_app.worker.runner import zygote
+        from scripts_app.worker.runner import pool, zygote
         from scripts_app.worker.runner.workspace import Workspace, clean_env
 
+        pool.POOL.configure(settings.PARSEQ_ENV_FORK_SERVERS, settings.PARSEQ_ENV_FORK_SERVER_IDLE)
         try:
             zygote.enable(warm_env=clean_env(Workspace(Path("/nonexistent")), {}))
         except OSError:
@@ -209,3 +210,23 @@ class ForkServer(Middleware):
 
         zygote.disable()
         WORKSPACES.clear()  # atexit does not run in Dramatiq's worker processes
+
+
+class EnvironmentCache(Middleware):
+    """At boot, in the background: delete interrupted builds in this worker's environment
+    cache and make its records (which worker holds which environment) match its disk."""
+
+    def after_worker_boot(self, broker, worker):
+        threading.Thread(target=self._tidy, name="parseq-env-cache", daemon=True).start()
+
+    def _tidy(self) -> None:
+        from django.db import close_old_connections
+
+        from scripts_app.worker import environments
+
+        try:
+            environments.prune()
+        except Exception:  # a display and a tidy-up: never stop the worker for them
+            logger.exception("could not tidy the environment cache")
+        finally:
+            close_old_connections()

@@ -19,7 +19,7 @@ from scripts_app.errors import ParseqError
 from scripts_app.files import storage_api
 from scripts_app.jobs import masking
 from scripts_app.models import Execution, Status
-from scripts_app.worker import limits, outputs, result_file, script_cache, spool
+from scripts_app.worker import environments, limits, outputs, result_file, script_cache, spool
 from scripts_app.worker.live_log import ChunkPublisher
 from scripts_app.worker.resilience import Heartbeat, reset_connection, retry_db
 from scripts_app.worker.runner.process import ProcessOutcome, ProcessSpec, run_process
@@ -69,6 +69,9 @@ def _run_in(ws: Workspace, run: Run) -> ProcessOutcome:
     stop = run.unreadable or _prepare(ws, run.execution)
     if stop:
         return ProcessOutcome(exit_code=None, stop_reason=stop)
+    version = run.execution.script_version
+    if version is not None and version.lock_sha256:  # declared dependencies: its environment
+        return environments.run_in(version, ws.log_file, lambda env: _run_process(ws, run, env))
     return _run_process(ws, run)
 
 
@@ -88,7 +91,7 @@ def _prepare(ws: Workspace, execution: Execution) -> str | None:
     return None
 
 
-def _spec(ws: Workspace, run: Run) -> ProcessSpec:
+def _spec(ws: Workspace, run: Run, environment: environments.Prepared | None) -> ProcessSpec:
     job = run.execution.job
     run_vars = {
         **(job.env or {}),
@@ -98,7 +101,7 @@ def _spec(ws: Workspace, run: Run) -> ProcessSpec:
         "PARSEQ_JOB": job.slug,
         "PARSEQ_RESULT_FILES_DIR": str(storage_api.result_dir(ws.root)),
     }
-    return ProcessSpec(
+    spec = ProcessSpec(
         script=ws.script,
         workdir=ws.root,
         env=clean_env(ws, run_vars),
@@ -107,9 +110,14 @@ def _spec(ws: Workspace, run: Run) -> ProcessSpec:
         log_limit=run.limits.log_bytes,
         tick_seconds=settings.PARSEQ_HEARTBEAT_SECONDS,
     )
+    if environment is not None:  # its interpreter, its runtime copy, its log line
+        environment.apply(spec)
+    return spec
 
 
-def _run_process(ws: Workspace, run: Run) -> ProcessOutcome:
+def _run_process(
+    ws: Workspace, run: Run, environment: environments.Prepared | None = None
+) -> ProcessOutcome:
     execution_id = run.execution.pk
     # Secrets never reach the live log either, even split across chunks.
     publisher = ChunkPublisher(execution_id, ws.log_file, run.masker or None)
@@ -119,7 +127,7 @@ def _run_process(ws: Workspace, run: Run) -> ProcessOutcome:
         run.pid = pid
 
     outcome = run_process(
-        _spec(ws, run),
+        _spec(ws, run, environment),
         ws.log_file,
         on_start=on_start,
         on_tick=_ticker(ws, run, publisher),

@@ -24,7 +24,9 @@ variables other than the standard ones) are spawned the classic way.
 
 This module is the server (``python -m scripts_app.worker.runner.forkserver SOCKET``);
 the worker's side — starting servers, one per ``ServerKey``, and asking them for
-runs — is ``zygote.py``.
+runs — is ``zygote.py``. It must import in a script environment's interpreter as well
+(``environments/overlay.py`` copies it there, with the bootstrap): standard library and
+the script-side modules only.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from scripts_app.worker.runner import zygote
+from scripts_app.worker.runner import pool, zygote
 
 logger = logging.getLogger(__name__)
 CHUNK = 64 * 1024
@@ -45,6 +45,11 @@ class ProcessSpec:
     # A command the interpreter runs under (e.g. a sandbox: ("bwrap", …)). A wrapped run
     # is always spawned: no fork server runs under a wrapper (yet).
     wrapper: tuple[str, ...] = ()
+    # What a new fork server of a script environment's interpreter keeps while it lives
+    # (the environment's in-use lock, so the environment is not evicted under it).
+    server_hold: Callable[[], object] | None = None
+    # Written to the log before the script's output (the environment line).
+    preamble: bytes = b""
 
 
 @dataclass
@@ -153,8 +158,8 @@ class SpawnedScript:
 def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | zygote.ZygoteProcess:
     if not spec.wrapper and (spec.fork_server or zygote.enabled()):
         try:
-            server = zygote.for_env(spec.env, spec.interpreter)
-            if server.accepts(spec.env):
+            server = pool.server_for_run(spec.env, spec.interpreter, spec.server_hold)
+            if server is not None and server.accepts(spec.env):
                 return server.spawn(spec.script, spec.workdir, spec.env, lifeline_fd)
         except Exception as exc:  # the fork server failed: start this run the classic way
             logger.warning("fork server unavailable (%r); spawning the script", exc)
@@ -195,6 +200,8 @@ def run_process(
             on_start(proc.pid)
         with log_file.open("wb") as handle:
             sink = LogSink(handle, spec.log_limit, echo)
+            if spec.preamble:
+                sink.write(spec.preamble)
             outcome = _supervise(proc, spec, sink, on_tick)
         outcome.log_bytes = sink.written
         outcome.log_truncated = sink.truncated

@@ -1,10 +1,15 @@
-"""The worker's side of the fork servers (``forkserver.py``): one server per
-``ServerKey`` in each worker process, started on first use and restarted if it dies,
-asked for one forked script per run.
+"""The worker's side of the fork servers (``forkserver.py``): one registry of servers by
+``ServerKey`` in each worker process, asked for one forked script per run.
 
 The key is what makes servers differ: the interpreter they run and the start-up
-environment they are exec'd with. More kinds of fork server (an environment's own
-interpreter, a Django server for code jobs, a sandboxed one) are more keys.
+environment they are exec'd with. A server of the worker's own interpreter is started on
+first use and restarted if it dies (in practice one per worker process). Servers of a
+script environment's interpreter (``environments/``) are a bounded pool (``pool.py``): at
+most PARSEQ_ENV_FORK_SERVERS per worker process, the least recently used idle one
+retired to make room and any idle for PARSEQ_ENV_FORK_SERVER_IDLE seconds retired; a
+run whose environment has no warm server is spawned while one starts in the background
+for the next run, and a busy server is never retired. More kinds of fork server (a
+Django server for code jobs, a sandboxed one) are more keys.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scripts_app.worker.runner.forkserver import STARTUP_VARS, _remove
 
@@ -44,15 +50,21 @@ class ServerKey:
     def for_run(cls, env: dict[str, str], interpreter: str = sys.executable) -> ServerKey:
         return cls(interpreter, tuple(sorted((n, env[n]) for n in BASE_VARS if n in env)))
 
+    @property
+    def pooled(self) -> bool:
+        """A script environment's interpreter: its servers are the bounded pool's."""
+        return self.interpreter != sys.executable
+
 
 class ZygoteProcess:
     """The part of ``subprocess.Popen`` the supervisor uses, for a forked script."""
 
-    def __init__(self, pid: int, conn: socket.socket, stdout):
+    def __init__(self, pid: int, conn: socket.socket, stdout, on_exit: Callable[[], None]):
         self.pid = pid
         self.conn = conn
         self.stdout = stdout
         self.returncode: int | None = None
+        self.on_exit = on_exit
         # Set by the server's "exit" report: it has killed the script's group (so no one
         # may signal that number again) and, with "clean", found nothing of the run left.
         self.group_gone = False
@@ -76,6 +88,7 @@ class ZygoteProcess:
         else:  # the zygote died: report a kill (run_process then kills the group)
             self.returncode = -signal.SIGKILL
         self.conn.close()
+        self.on_exit()
 
     def poll(self) -> int | None:
         self._read_exit(block=False)
@@ -98,16 +111,27 @@ class ZygoteProcess:
 
 
 class Zygote:
-    """One fork server per worker process, started on first use and restarted if it dies."""
+    """One fork server, started on first use and restarted if it dies.
 
-    def __init__(self, base_env: dict[str, str], interpreter: str = sys.executable):
+    ``hold``: what it keeps while it lives (an environment's in-use lock, so the
+    environment is not evicted under it), closed when it stops.
+    """
+
+    def __init__(
+        self, base_env: dict[str, str], interpreter: str = sys.executable, hold: Any = None
+    ):
         import threading
 
         self.base_env = base_env
         self.interpreter = interpreter
+        self.hold = hold
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
         self.path = ""
+        self.active = 0  # runs forked from it and not yet ended
+        self.last_used = time.monotonic()
+        self.starting = False  # being started in the background (the pool)
+        self.retired = False
 
     def accepts(self, env: dict[str, str]) -> bool:
         for name, value in env.items():
@@ -115,16 +139,21 @@ class Zygote:
                 return False
         return all(env.get(name) == self.base_env.get(name) for name in STARTUP_VARS)
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def _ensure(self) -> str:
         import subprocess
         import tempfile
 
         with self.lock:
-            if self.process is not None and self.process.poll() is None:
+            if self.running():
                 return self.path
+            if self.retired:  # retired before its background start got here
+                raise OSError("the fork server was retired")
             folder = tempfile.mkdtemp(prefix="parseq-zygote-")
             self.path = os.path.join(folder, "sock")
-            self.process = subprocess.Popen(
+            process = subprocess.Popen(
                 [self.interpreter, "-u", "-m", SERVER_MODULE, self.path],
                 env=self.base_env,
                 cwd=folder,
@@ -136,12 +165,27 @@ class Zygote:
             )
             deadline = time.monotonic() + 30
             while not os.path.exists(self.path):
-                if self.process.poll() is not None or time.monotonic() > deadline:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    process.wait()
                     raise OSError("the script fork server did not start")
                 time.sleep(0.005)
+            self.process = process  # running() from now on: it accepts runs
             return self.path
 
     def spawn(self, script: Path, workdir: Path, env: dict[str, str], lifeline_fd: int):
+        with self.lock:  # counted before forking, so the pool never retires it under a run
+            if self.retired:
+                raise OSError("the fork server was retired")
+            self.active += 1
+        try:
+            pid, conn, stdout = self._fork(script, workdir, env, lifeline_fd)
+        except BaseException:
+            self._finished()
+            raise
+        return ZygoteProcess(pid, conn, stdout, self._finished)
+
+    def _fork(self, script: Path, workdir: Path, env: dict[str, str], lifeline_fd: int):
         path = self._ensure()
         read_end, write_end = os.pipe()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -161,9 +205,29 @@ class Zygote:
             conn.close()
             os.close(read_end)
             raise OSError("the script fork server refused the run")
-        return ZygoteProcess(int(answer.split()[1]), conn, os.fdopen(read_end, "rb", buffering=0))
+        return int(answer.split()[1]), conn, os.fdopen(read_end, "rb", buffering=0)
+
+    def _finished(self) -> None:
+        with self.lock:
+            self.active -= 1
+            self.last_used = time.monotonic()
+
+    def retire_if_idle(self, idle_seconds: float = 0.0) -> bool:
+        """Mark it retired (no run may start on it, and it never starts again) if no run
+        is on it and none has ended for ``idle_seconds``; a server busy starting (its lock
+        held) or forking (counted in ``active``) is not idle."""
+        if self.active or not self.lock.acquire(blocking=False):
+            return False
+        try:
+            if self.active or time.monotonic() - self.last_used < idle_seconds:
+                return False
+            self.retired = True
+            return True
+        finally:
+            self.lock.release()
 
     def stop(self) -> None:
+        """Stop the server (the next run restarts it, unless it was retired)."""
         with self.lock:
             if self.process is not None and self.process.poll() is None:
                 self.process.stdin.close()
@@ -171,16 +235,21 @@ class Zygote:
             if self.path:
                 _remove(self.path)
             self.process = None
+            if self.hold is not None:
+                self.hold.close()
+                self.hold = None
 
 
-_servers: dict[ServerKey, Zygote] = {}
-_servers_lock = _thread.allocate_lock()  # threading.Lock(), without importing threading
+# The one registry of this process's fork servers, by key; the pool (pool.py) keeps its
+# servers here too, under the same lock.
+SERVERS: dict[ServerKey, Zygote] = {}
+SERVERS_LOCK = _thread.allocate_lock()  # threading.Lock(), without importing threading
 _enabled = False
 
 
 def enable(warm_env: dict[str, str] | None = None) -> None:
-    """Use the fork server for every run in this process (a worker; see ForkServer
-    middleware). One-shot processes such as ``manage.py <slug>`` do not enable it."""
+    """Use fork servers for every run in this process (a worker; see ForkServer
+    middleware). One-shot processes such as ``manage.py <slug>`` do not enable them."""
     global _enabled
     _enabled = True
     if warm_env is not None:
@@ -190,9 +259,9 @@ def enable(warm_env: dict[str, str] | None = None) -> None:
 def disable() -> None:
     global _enabled
     _enabled = False
-    with _servers_lock:
-        servers = list(_servers.values())
-        _servers.clear()
+    with SERVERS_LOCK:
+        servers = list(SERVERS.values())
+        SERVERS.clear()
     for server in servers:
         server.stop()
 
@@ -207,8 +276,8 @@ def for_env(env: dict[str, str], interpreter: str = sys.executable) -> Zygote:
 
 
 def server_for(key: ServerKey) -> Zygote:
-    """The fork server of ``key`` in this process (one per key)."""
-    with _servers_lock:
-        if key not in _servers:
-            _servers[key] = Zygote(dict(key.env), key.interpreter)
-        return _servers[key]
+    """The fork server of ``key`` in this process (one per key), started when used."""
+    with SERVERS_LOCK:
+        if key not in SERVERS:
+            SERVERS[key] = Zygote(dict(key.env), key.interpreter)
+        return SERVERS[key]
