@@ -17,7 +17,7 @@ import socket
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 
 from scripts_app.models import Execution
 from scripts_app.worker import outputs
@@ -85,13 +85,15 @@ def store_spooled() -> list[int]:
             shutil.rmtree(folder, ignore_errors=True)
             continue
         try:
-            fields = outputs.store_outputs(execution, Workspace(folder))
+            # One transaction: a reader sees the artifacts and the cleared note together.
+            with transaction.atomic():
+                fields = outputs.store_outputs(execution, Workspace(folder))
+                Execution.objects.filter(pk=execution.pk).update(
+                    error=without_note(execution.error), **fields
+                )
         except STORAGE_ERRORS as exc:
             logger.warning("spooled outputs of execution %s still not stored: %s", folder.name, exc)
             break  # storage is still down; try them all again next round
-        Execution.objects.filter(pk=execution.pk).update(
-            error=without_note(execution.error), **fields
-        )
         shutil.rmtree(folder, ignore_errors=True)
         stored.append(execution.pk)
         logger.info("spooled outputs of execution %s are stored now", execution.pk)
