@@ -34,6 +34,7 @@ class Trigger(models.TextChoices):
     CLI = "cli", "Command line"
     SCHEDULE = "schedule", "Schedule"
     RETRY = "retry", "Retry"
+    TASK = "task", "Task (Django task API)"
 
 
 class MisfirePolicy(models.TextChoices):
@@ -53,6 +54,20 @@ class NotifyOn(models.TextChoices):
     FAILURE = "failure", "On failure"
     SUCCESS = "success", "On success"
     ALWAYS = "always", "Always"
+
+
+class JobKind(models.TextChoices):
+    # script: an uploaded/parsers/ file run in a bare interpreter (sandboxed);
+    # code: a @job/BaseJob of the host project run with Django (trusted);
+    # task: a django-tasks task function, recorded as a job named by its import path.
+    SCRIPT = "script", "Uploaded script"
+    CODE = "code", "Code job (@job)"
+    TASK = "task", "Task (Django task API)"
+
+
+class Network(models.TextChoices):
+    ON = "on", "On"
+    OFF = "off", "Off: an empty network namespace"
 
 
 def script_upload_to(instance: Job, filename: str) -> str:
@@ -75,6 +90,15 @@ class Job(models.Model):
         blank=True,
         validators=[validators.validate_script_path],
         help_text="Or a path relative to the parsers/ directory, e.g. hello.py.",
+    )
+    kind = models.CharField(max_length=8, choices=JobKind.choices, default=JobKind.SCRIPT)
+    # For code and task jobs: "package.module:qualname" of the function or BaseJob class.
+    entrypoint = models.CharField(max_length=300, blank=True, editable=False)
+    network = models.CharField(
+        max_length=4,
+        choices=Network.choices,
+        default=Network.ON,
+        help_text="Off: the script runs in its own empty network namespace (sandbox only).",
     )
     enabled = models.BooleanField(default=True, help_text="Automatic (scheduled) runs are on.")
     default_params = models.JSONField(default=dict, blank=True)

@@ -191,6 +191,10 @@ def validate_timezone(value: str) -> None:
 
 
 def validate_job_source(job: Any) -> None:
+    if getattr(job, "kind", "script") != "script":
+        if not job.entrypoint:
+            raise ValidationError("A code job needs an entrypoint.", code="source")
+        return
     if not job.script and not job.script_path:
         raise ValidationError("Upload a .py script or give a path under parsers/.", code="source")
 
