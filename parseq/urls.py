@@ -13,8 +13,7 @@ api_redoc = RedirectView.as_view(url=reverse_lazy("api:redoc"), permanent=False)
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("scripts/", include("scripts_app.urls")),
-    path("api/v1/", include("scripts_app.api.urls")),
+    path("", include("scripts_app.urls")),  # scripts/<slug>/ and api/v1/
     # Seed 003 served its docs at /docs and /redoc.
     path("docs", api_docs),
     path("docs/", api_docs),

@@ -1,4 +1,12 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
+
+from scripts_app import conf
+
+# Before any app is ready (django_dramatiq reads DRAMATIQ_BROKER in its ready()): a host
+# project gets every Parseq setting it does not set itself (scripts_app/conf.py).
+conf.apply_defaults(settings)
 
 
 class ScriptsAppConfig(AppConfig):
@@ -11,6 +19,7 @@ class ScriptsAppConfig(AppConfig):
 
         from scripts_app import cli, hardening
 
+        checks.register(check_broker_middleware)
         cli.install_slug_commands()
         if getattr(settings, "PARSEQ_HIDE_DRAMATIQ_TASKS", True):
             _hide_dramatiq_tasks()
@@ -33,3 +42,24 @@ def _hide_dramatiq_tasks() -> None:
 
     if admin.site.is_registered(Task):
         admin.site.unregister(Task)
+
+
+def check_broker_middleware(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """parseq.E001: a DRAMATIQ_BROKER written by hand without Parseq's worker middleware
+    would run messages without claiming, heartbeats or the local relay."""
+    middleware = settings.DRAMATIQ_BROKER.get("MIDDLEWARE", [])
+    missing = [name for name in conf.WORKER_MIDDLEWARE if name not in middleware]
+    if "LocalBroker" in settings.DRAMATIQ_BROKER.get("BROKER", "") and (
+        conf.LOCAL_RELAY not in middleware
+    ):
+        missing.append(conf.LOCAL_RELAY)
+    if not missing:
+        return []
+    return [
+        checks.Error(
+            f"DRAMATIQ_BROKER lacks Parseq's worker middleware: {', '.join(missing)}",
+            hint="Set DRAMATIQ_BROKER = scripts_app.conf.dramatiq_broker() (it reads "
+            "PARSEQ_BROKER_URL), or add the names in scripts_app.conf.WORKER_MIDDLEWARE.",
+            id="parseq.E001",
+        )
+    ]

@@ -13,11 +13,11 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from rest_framework.permissions import AllowAny
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from scripts_app.api.errors import ParseqErrors
 from scripts_app.api.permissions import CanRunJob
+from scripts_app.api.throttling import TriggerThrottle
 from scripts_app.api.triggering import start_run
 from scripts_app.errors import BadToken, ParseqError
 from scripts_app.jobs import tokens
@@ -53,7 +53,7 @@ class JobTriggerView(ParseqErrors, APIView):
 
     def get_throttles(self):
         starts = self.request.method == "POST" or trigger_token(self.request)
-        return [ScopedRateThrottle()] if starts else []
+        return [TriggerThrottle()] if starts else []
 
     def get(self, request, slug: str):
         if trigger_token(request):

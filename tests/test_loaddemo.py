@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
-from parseq.env import database_from_url
+from scripts_app.envvars import database_from_url
 from scripts_app.jobs import demo, secrets
 from scripts_app.jobs.demo import demo_specs, load_demo_jobs, url_for
 from scripts_app.models import Job, JobSecret, NotifyOn, Status, Trigger

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from parseq.env import (
+from scripts_app.envvars import (
     database_from_url,
     env_bool,
     env_choice,

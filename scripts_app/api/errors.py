@@ -8,7 +8,9 @@ it themselves (``ParseqErrors``), so a host project needs no ``EXCEPTION_HANDLER
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -25,7 +27,12 @@ def exception_handler(exc, context):
 
 
 class ParseqErrors:
-    """A DRF view mixin: errors answered by ``exception_handler`` whatever the settings say."""
+    """A DRF view mixin: errors answered by ``exception_handler``, token or session log-in
+    and drf-spectacular's schema, whatever the project's REST_FRAMEWORK setting says (a
+    host project that installs the app keeps its own defaults for its own views)."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    schema = AutoSchema()
 
     def get_exception_handler(self):
         return exception_handler

@@ -14,7 +14,6 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from scripts_app.api import examples as ex
 from scripts_app.api.environments import environment_copies
@@ -30,6 +29,7 @@ from scripts_app.api.serializers import (
     RunSummarySerializer,
     TriggerTokenSerializer,
 )
+from scripts_app.api.throttling import TriggerThrottle
 from scripts_app.api.triggering import start_run
 from scripts_app.jobs import removal, saving, tokens, versions
 from scripts_app.models import Job, Trigger
@@ -106,7 +106,7 @@ class JobViewSet(ParseqErrors, viewsets.ModelViewSet):
     def get_throttles(self):
         if self.action == "run":
             self.throttle_scope = "trigger"
-            return [ScopedRateThrottle()]
+            return [TriggerThrottle()]
         return super().get_throttles()
 
     @extend_schema(

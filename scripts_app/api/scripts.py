@@ -18,7 +18,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from scripts_app.api import examples as ex
@@ -26,6 +25,7 @@ from scripts_app.api.errors import ParseqErrors
 from scripts_app.api.permissions import CanRunJob
 from scripts_app.api.responses import errors
 from scripts_app.api.serializers import RunRequestSerializer, ScriptRunSerializer
+from scripts_app.api.throttling import TriggerThrottle
 from scripts_app.api.triggering import run_body_email, run_body_params
 from scripts_app.errors import NotCancellable
 from scripts_app.jobs import scriptpaths
@@ -66,7 +66,7 @@ def run_to_end(execution: Execution, seconds: float) -> tuple[float, bool]:
 
 class ScriptPathView(ParseqErrors, APIView):
     permission_classes = [CanRunJob]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [TriggerThrottle]
     throttle_scope = "trigger"
     parser_classes = [JSONParser]
 

@@ -2,6 +2,7 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from scripts_app import conf
 from scripts_app.api.executions import ExecutionViewSet
 from scripts_app.api.files import FileViewSet, SeedUploadViewSet
 from scripts_app.api.jobs import JobViewSet
@@ -38,7 +39,11 @@ file_info = FileViewSet.as_view({"get": "info"})
 artifact = ExecutionViewSet.as_view({"get": "artifact"})
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(**docs), name="schema"),
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(custom_settings=conf.API_SCHEMA, **docs),
+        name="schema",
+    ),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **docs), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", **docs), name="redoc"),
     path("files/", files_list, name="files"),

@@ -35,7 +35,7 @@ def database_url(alias: str = DEFAULT_DB_ALIAS) -> str:
 
 
 def url_for(conf: dict) -> str:
-    """A DATABASES entry as a URL (the inverse of ``parseq.env.database_from_url``)."""
+    """A DATABASES entry as a URL (the inverse of ``scripts_app.envvars.database_from_url``)."""
     engine = conf["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         return "sqlite:///" + str(Path(conf["NAME"]).resolve())
