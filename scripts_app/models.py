@@ -57,9 +57,7 @@ class NotifyOn(models.TextChoices):
 
 
 class JobKind(models.TextChoices):
-    # script: an uploaded/parsers/ file run in a bare interpreter (sandboxed);
-    # code: a @job/BaseJob of the host project run with Django (trusted);
-    # task: a django-tasks task function, recorded as a job named by its import path.
+    # Scripts run in a bare interpreter; code and task jobs are the project's, with Django.
     SCRIPT = "script", "Uploaded script"
     CODE = "code", "Code job (@job)"
     TASK = "task", "Task (Django task API)"
@@ -92,8 +90,7 @@ class Job(models.Model):
         help_text="Or a path relative to the parsers/ directory, e.g. hello.py.",
     )
     kind = models.CharField(max_length=8, choices=JobKind.choices, default=JobKind.SCRIPT)
-    # For code and task jobs: "package.module:qualname" of the function or BaseJob class.
-    entrypoint = models.CharField(max_length=300, blank=True, editable=False)
+    entrypoint = models.CharField(max_length=300, blank=True, editable=False)  # "mod:qualname"
     network = models.CharField(
         max_length=4,
         choices=Network.choices,
