@@ -22,11 +22,12 @@ ENV_READERS = {
 
 
 def variables_the_settings_read() -> set[str]:
-    """Every NAME in env_*("NAME", …) / os.environ.get("NAME") of parseq/settings.py and env.py
-    (and every name of env_first("NAME", "ALIAS"))."""
+    """Every NAME in env_*("NAME", …) / os.environ.get("NAME") of the settings modules
+    (parseq/settings.py, scripts_app/conf.py, scripts_app/envvars.py), and every name of
+    env_first("NAME", "ALIAS")."""
     names = set()
-    for module in ("settings.py", "env.py"):
-        tree = ast.parse((ROOT / "parseq" / module).read_text())
+    for module in ("parseq/settings.py", "scripts_app/conf.py", "scripts_app/envvars.py"):
+        tree = ast.parse((ROOT / module).read_text())
         for node in ast.walk(tree):
             reader = getattr(node, "func", None)
             name = getattr(reader, "id", getattr(reader, "attr", None))
