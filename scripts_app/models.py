@@ -228,6 +228,9 @@ class Execution(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # The triggering request's id (django-structlog), so the worker's lines carry it
+    # whichever way the run reaches it (a message, or the embedded relay's database read).
+    request_id = models.CharField(max_length=64, blank=True, editable=False)
     worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker.")
     pid = models.IntegerField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)

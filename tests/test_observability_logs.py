@@ -112,3 +112,21 @@ def test_console_lines_are_for_people(tmp_path):
 def test_a_log_setting_it_cannot_read_stops_the_process(tmp_path, env, message):
     result = settings_process("", data_dir=str(tmp_path), **env)
     assert result.returncode != 0 and message in result.stderr
+
+
+def test_a_run_keeps_its_requests_id_for_a_worker_fed_from_the_database(json_lines, make_job):
+    # The embedded relay of `make run` builds the worker's message from the row, so the
+    # request id must come from the row, not from the web's (dropped) message.
+    from scripts_app.runs import dispatch
+    from scripts_app.worker import execution
+
+    job = make_job("print('hi')\n", slug="relayed")
+    structlog.contextvars.bind_contextvars(request_id="req-from-the-web-4711")
+    run = dispatch.trigger(job, trigger="http", send=False)
+    structlog.contextvars.clear_contextvars()  # another process: nothing bound
+    assert Execution.objects.get(pk=run.pk).request_id == "req-from-the-web-4711"
+    execution.execute(run.pk)
+    worker_lines = [line for line in json_lines() if line.get("execution_id") == run.pk]
+    assert worker_lines and all(
+        line["request_id"] == "req-from-the-web-4711" for line in worker_lines
+    )

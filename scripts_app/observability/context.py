@@ -5,7 +5,8 @@ The web process that records a run over HTTP has the request's ``request_id`` bo
 the worker binds it again — with the run's ``execution_id`` — while it processes that
 message. So ``grep <request_id>`` finds the trigger's request line and every worker
 line of the run. (With the embedded broker of ``make run`` the worker is fed from the
-database, not the web's messages, and its lines carry the run but no request id.)
+database, not the web's messages: the run's row keeps the request id too —
+``Execution.request_id`` — and ``logs.bind_run`` binds it when the run is claimed.)
 """
 
 from __future__ import annotations

@@ -107,8 +107,17 @@ def logging_config(fmt: str, level: str, *, gunicorn: bool = False) -> dict[str,
 
 
 def bind_run(execution) -> None:
-    """From here on, this thread's lines are about this run (``execution_id``, ``job``)."""
-    structlog.contextvars.bind_contextvars(execution_id=execution.pk, job=execution.job.slug)
+    """From here on, this thread's lines are about this run (``execution_id``, ``job``,
+    and the ``request_id`` of the request that triggered it, recorded with the run)."""
+    fields = {"execution_id": execution.pk, "job": execution.job.slug}
+    if execution.request_id:
+        fields["request_id"] = execution.request_id
+    structlog.contextvars.bind_contextvars(**fields)
+
+
+def current_request_id() -> str:
+    """The id of the request being served (bound by django-structlog), or ""."""
+    return str(structlog.contextvars.get_contextvars().get("request_id") or "")[:64]
 
 
 def run_fields(execution) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from scripts_app.models import Execution, Job, Status, Trigger
+from scripts_app.observability import logs
 
 
 def new_run(
@@ -31,6 +32,7 @@ def new_run(
     if getattr(user, "is_authenticated", False):
         fields["triggered_by"] = user
     fields.setdefault("queue", job.queue)
+    fields.setdefault("request_id", logs.current_request_id())
     version_id, sha256 = version
     return Execution(
         job=job,
