@@ -14,7 +14,6 @@ from packaging.requirements import Requirement
 from tests.host_project import ROOT, HostProject, build_wheel, make_virtualenv
 
 
-
 def pins() -> dict[str, str]:
     found = {}
     for line in (ROOT / "requirements.txt").read_text().splitlines():
