@@ -8,7 +8,6 @@ class ScriptsAppConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
-
         from django.db.models.signals import post_migrate
 
         from scripts_app import cli, hardening

@@ -31,7 +31,8 @@ def resolve(entrypoint: str) -> Any:
         try:
             target = getattr(target, part)
         except AttributeError:
-            raise EntrypointError(f"{module_name} has no {qualname!r} (entrypoint {entrypoint})")
+            message = f"{module_name} has no {qualname!r} (entrypoint {entrypoint})"
+            raise EntrypointError(message) from None
     return target
 
 

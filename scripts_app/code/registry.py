@@ -177,9 +177,7 @@ def _validate(slug: str, entrypoint: str, settings: dict[str, Any]) -> None:
         candidate.clean_fields(exclude=["script", "script_path"])
         candidate.clean()
     except ValidationError as exc:
-        raise ImproperlyConfigured(
-            f"code job {slug!r} ({entrypoint}): {_describe(exc)}"
-        ) from None
+        raise ImproperlyConfigured(f"code job {slug!r} ({entrypoint}): {_describe(exc)}") from None
 
 
 def _describe(exc: ValidationError) -> str:

@@ -70,7 +70,11 @@ class Stubborn(BaseJob):
     def run(self, data):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         child = subprocess.Popen(
-            [sys.executable, "-c", "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"]
+            [
+                sys.executable,
+                "-c",
+                "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)",
+            ]
         )
         with open(data["pid_file"], "w") as handle:
             handle.write(f"{os.getpid()} {child.pid}")

@@ -7,3 +7,6 @@ class Note(models.Model):
     text = models.CharField(max_length=200)
     run_id = models.IntegerField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.text

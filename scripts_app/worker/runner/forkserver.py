@@ -219,7 +219,6 @@ class Server:
         finally:
             os._exit(code)
 
-
     def run(self, request: dict) -> None:
         """What the child runs once it is the script's process; ends with SystemExit.
         (The Django fork server of code jobs runs their code instead.)"""
