@@ -186,3 +186,26 @@ def _describe(exc: ValidationError) -> str:
             f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
         )
     return " ".join(exc.messages)
+
+
+def code_owned_fields(slug: str) -> list[str]:
+    """The Job fields the code of ``slug`` sets at every sync (the admin shows them
+    read-only); [] for a job no longer in the code."""
+    spec = _REGISTRY.get(slug)
+    if spec is None:
+        return []
+    return ["slug", *(name for name in spec.settings if name not in (*OPERATOR_FIELDS, "slug"))]
+
+
+def module_file(entrypoint: str) -> str:
+    """The file that defines ``entrypoint`` ("" when it cannot be found)."""
+    import importlib.util
+
+    for spec in _REGISTRY.values():
+        if spec.entrypoint == entrypoint and spec.module_file:
+            return spec.module_file
+    try:
+        found = importlib.util.find_spec(entrypoint.partition(":")[0])
+    except (ImportError, ValueError):
+        return ""
+    return (found.origin or "") if found else ""
