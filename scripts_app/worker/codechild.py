@@ -18,7 +18,10 @@ import signal
 import sys
 import traceback
 
+from django.db import connections
+
 from scripts_app import bootstrap, hardening, runtime
+from scripts_app.code import invoke
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 ERROR_LIMIT = 1900  # Execution.error keeps 2000 characters: the traceback's end fits
@@ -27,10 +30,6 @@ _OWN_FILES = (os.path.join("worker", "codechild.py"), os.path.join("code", "invo
 
 def run_code() -> int:
     """Call the run's entrypoint (Django is set up); the process's exit code."""
-    from django.db import connections
-
-    from scripts_app.code import invoke
-
     bootstrap._apply_limits()
     _log_to_stderr()
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from scripts_app.worker import codechild  # imported here, once, not in each child
 from scripts_app.worker.runner import forkserver
 
 
@@ -33,8 +34,6 @@ class DjangoForkServer(forkserver.Server):
         super().start(conn)
 
     def run(self, request: dict) -> None:
-        from scripts_app.worker import codechild
-
         sys.exit(codechild.run_code())
 
 
