@@ -31,7 +31,7 @@ _OWN_FILES = (os.path.join("worker", "codechild.py"), os.path.join("code", "invo
 def run_code() -> int:
     """Call the run's entrypoint (Django is set up); the process's exit code."""
     bootstrap._apply_limits()
-    _log_to_stderr()
+    log_to_stderr()
     try:
         context = {"run_id": runtime.run_id(), "job": runtime.job_slug()}
         kind, entrypoint = os.environ["PARSEQ_JOB_KIND"], os.environ["PARSEQ_ENTRYPOINT"]
@@ -50,14 +50,32 @@ def run_code() -> int:
     return 0
 
 
-def _log_to_stderr() -> None:
-    """The job's ``logging`` records (INFO and up) into the run's log, one line each."""
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes: the same handler serves
+    every child of the fork server, each with its own stderr (the run's log pipe)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def log_to_stderr() -> None:
+    """The job's ``logging`` records (INFO and up) into the run's log, one line each. The
+    fork server calls it once before forking, so a forked child has nothing to set up."""
     root = logging.getLogger()
+    if any(isinstance(handler, StderrHandler) for handler in root.handlers):
+        return
     for handler in list(root.handlers):  # the host's own: its output is the run log now
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root.addHandler(handler)
+    root.addHandler(StderrHandler())
     root.setLevel(logging.INFO)
 
 

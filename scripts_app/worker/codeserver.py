@@ -26,6 +26,7 @@ class DjangoForkServer(forkserver.Server):
 
         django.setup()
         _import_entrypoints()
+        codechild.log_to_stderr()
         _close_connections()
         super().__init__(path)
 
