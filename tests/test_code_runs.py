@@ -2,14 +2,15 @@
 forked from the Django fork server), on the suite's real PostgreSQL."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection
 
 from scripts_app.code import sync
 from scripts_app.jobs import secrets
-from scripts_app.models import Execution, Job, JobKind, Status, Trigger
-from scripts_app.runs import dispatch, logs
+from scripts_app.models import Execution, Job, JobKind, NotifyOn, Status, Trigger
+from scripts_app.runs import control, dispatch, logs
 from scripts_app.worker import execution
 from scripts_app.worker.runner import zygote
 from tests.codejobs_app.models import Note
@@ -130,3 +131,41 @@ def test_a_task_job_without_the_task_backend_fails_clearly(forked):
     done = execution.execute(dispatch.trigger(job, trigger=Trigger.TASK, send=False).pk)
     assert done.status == Status.FAILED
     assert "scripts_app.code.taskcall" in done.error
+
+
+def test_cancelling_a_running_code_job_kills_it_and_its_child(forked, worker, tmp_path):
+    Job.objects.filter(slug="stubborn").update(timeout=600)  # long enough to cancel
+    pid_file = tmp_path / "pids"
+    queued = dispatch.trigger(
+        Job.objects.get(slug="stubborn"), params={"pid_file": str(pid_file)}, trigger=Trigger.API
+    )
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the code job did not start"
+        time.sleep(0.05)
+    control.cancel(queued)
+    while Execution.objects.get(pk=queued.pk).status == Status.RUNNING:
+        assert time.monotonic() < deadline + 10, "still running after cancel"
+        time.sleep(0.05)
+    queued.refresh_from_db()
+    assert (queued.status, queued.error) == (Status.CANCELLED, "cancelled by request")
+    assert gone_soon(list(map(int, pid_file.read_text().split())))
+
+
+def test_a_failed_code_job_is_retried_and_its_failure_mailed(forked, smtp_server, settings):
+    settings.PARSEQ_BASE_URL = "https://parseq.example.com"
+    Job.objects.filter(slug="code-fails").update(
+        max_retries=1,
+        retry_backoff=0,
+        notify_on=NotifyOn.FAILURE,
+        notify_emails="ops@example.com",
+    )
+    first = run("code-fails")
+    assert first.status == Status.FAILED
+    retry = Execution.objects.get(retry_of=first)
+    assert (retry.trigger, retry.attempt, retry.script_version_id) == (Trigger.RETRY, 2, None)
+    second = execution.execute(retry.pk)
+    assert second.status == Status.FAILED
+    assert len(smtp_server.messages) == 2  # one per failed attempt, as for scripts
+    for message in smtp_server.messages:
+        assert "ValueError: no good: because" in message.get_body(("plain",)).get_content()
