@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from scripts_app.code import sync
 from scripts_app.models import Execution, Job, JobKind, Status, Trigger
+from scripts_app.runs import control
 from scripts_app.scheduling import firing
 from scripts_app.worker import execution
 from tests.codejobs_app.models import Note
@@ -142,3 +143,11 @@ def test_a_scheduler_tick_fires_a_code_job_that_writes_a_row(live_code_jobs):
 def test_kind_code_needs_no_script_in_the_model_checks(db):
     job = Job(name="C", slug="c-1", kind=JobKind.CODE, entrypoint="tests.codejobs_app.jobs:noop")
     job.full_clean()
+
+
+def test_the_job_page_and_a_rerun_work_for_a_code_job(code_jobs, api, alice):
+    page = admin_client(alice).get("/scripts/write-note/")
+    assert page.status_code == 200 and b"write-note" in page.content
+    first = api.post("/scripts/write-note/", {"data": {"text": "a"}}, format="json").json()
+    again = control.rerun(Execution.objects.get(pk=first["id"]), user=alice)
+    assert (again.params, again.script_version_id) == ({"text": "a"}, None)

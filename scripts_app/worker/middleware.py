@@ -222,6 +222,8 @@ def _warm_code_server() -> None:
 
     try:
         code_runs.warm_server()
+    except Exception:  # the database or the server: code jobs then start it on first use
+        logger.exception("could not warm the Django fork server")
     finally:
         connection.close()  # this thread's own, opened to ask whether there are code jobs
 
