@@ -178,3 +178,12 @@ def test_migrate_syncs_code_jobs(db, settings):
     settings.PARSEQ_SYNC_JOBS_ON_MIGRATE = True
     call_command("migrate", verbosity=0)
     assert Job.objects.filter(slug="write-note", kind=JobKind.CODE).exists()
+
+
+def test_migrating_back_before_code_jobs_does_not_sync(transactional_db, settings):
+    settings.PARSEQ_SYNC_JOBS_ON_MIGRATE = True
+    try:
+        call_command("migrate", "scripts_app", "0004", verbosity=0)  # no kind/entrypoint
+    finally:
+        call_command("migrate", verbosity=0)
+    assert Job.objects.filter(slug="write-note", kind=JobKind.CODE).exists()  # back: synced

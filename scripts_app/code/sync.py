@@ -119,9 +119,21 @@ def sync_after_migrate(sender, **kwargs) -> None:
 
     if not getattr(settings, "PARSEQ_SYNC_JOBS_ON_MIGRATE", True):
         return
-    if kwargs.get("using", "default") != "default":
+    if kwargs.get("using", "default") != "default" or not _tables_are_current(kwargs.get("apps")):
         return
     report = sync_jobs()
     stdout = kwargs.get("stdout")
     if stdout and kwargs.get("verbosity", 1) >= 1 and (report.created or report.updated):
         stdout.write(f"  {report}\n")
+
+
+def _tables_are_current(state) -> bool:
+    """False after a migration back to before code jobs (migration 0005): the table has
+    no ``kind`` or ``entrypoint`` column then, and there is nothing to sync into."""
+    if state is None:
+        return True
+    try:
+        fields = {field.name for field in state.get_model("scripts_app", "Job")._meta.fields}
+    except LookupError:
+        return False
+    return {"kind", "entrypoint"} <= fields
