@@ -82,8 +82,9 @@ def forget(slug: str) -> None:
     _REGISTRY.pop(slug, None)
 
 
-def job(func: Callable | None = None, /, **options: Any):
-    """Declare a function ``f(data) -> dict | None`` as a code job (see module doc)."""
+def job(func: Callable | None = None, /, **options: Any) -> Callable:
+    """Declare a function ``f(data) -> dict | None`` as a code job (see module doc):
+    ``@job(slug=…, cron=…, …)``; the function is returned unchanged."""
 
     def declare(target: Callable) -> Callable:
         if not callable(target) or inspect.isclass(target):
