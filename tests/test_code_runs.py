@@ -169,3 +169,10 @@ def test_a_failed_code_job_is_retried_and_its_failure_mailed(forked, smtp_server
     assert len(smtp_server.messages) == 2  # one per failed attempt, as for scripts
     for message in smtp_server.messages:
         assert "ValueError: no good: because" in message.get_body(("plain",)).get_content()
+
+
+def test_a_code_jobs_memory_limit_applies_to_its_process(forked):
+    assert run("code-hog", {"mb": 16}).status == Status.SUCCEEDED  # fits beside Django
+    done = run("code-hog", {"mb": 512})
+    assert done.status == Status.FAILED
+    assert done.error.endswith("MemoryError")

@@ -80,3 +80,10 @@ class Stubborn(BaseJob):
             handle.write(f"{os.getpid()} {child.pid}")
         print("child started", flush=True)
         time.sleep(600)
+
+
+@job(slug="code-hog", memory_limit_mb=256)
+def hog(data):
+    """Allocates ``mb`` megabytes."""
+    block = bytearray(data["mb"] * 1024 * 1024)
+    return {"allocated": len(block)}
