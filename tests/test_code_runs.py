@@ -1,6 +1,7 @@
 """Code jobs run on the worker: Django set up, supervised like scripts (spawned, or
 forked from the Django fork server), on the suite's real PostgreSQL."""
 
+import os
 import threading
 import time
 
@@ -11,7 +12,7 @@ from scripts_app.code import sync
 from scripts_app.jobs import secrets
 from scripts_app.models import Execution, Job, JobKind, NotifyOn, Status, Trigger
 from scripts_app.runs import control, dispatch, logs
-from scripts_app.worker import execution
+from scripts_app.worker import code_runs, execution
 from scripts_app.worker.runner import zygote
 from tests.codejobs_app.models import Note
 from tests.runner_helpers import gone_soon
@@ -176,3 +177,20 @@ def test_a_code_jobs_memory_limit_applies_to_its_process(forked):
     done = run("code-hog", {"mb": 512})
     assert done.status == Status.FAILED
     assert done.error.endswith("MemoryError")
+
+
+def test_the_worker_warms_its_django_fork_server_and_runs_fork_from_it(forked):
+    code_runs.warm_server()
+    [server] = [s for key, s in zygote.SERVERS.items() if key.inherits_environment]
+    assert server.running()
+    done = run("connection-probe")
+    assert done.result["parent"] == server.process.pid
+
+
+def test_a_code_job_is_spawned_when_the_django_fork_server_cannot_start(forked, monkeypatch):
+    # A "server" that exits at once, never listening: the run falls back to a spawn.
+    monkeypatch.setattr(zygote, "CODE_SERVER_MODULE", "scripts_app.code.discovery")
+    done = run("connection-probe")
+    assert done.status == Status.SUCCEEDED, done.error
+    assert done.result["parent"] == os.getpid()  # spawned by this worker, not forked
+    assert not any(s.running() for k, s in zygote.SERVERS.items() if k.inherits_environment)
