@@ -187,3 +187,14 @@ def test_migrating_back_before_code_jobs_does_not_sync(transactional_db, setting
     finally:
         call_command("migrate", verbosity=0)
     assert Job.objects.filter(slug="write-note", kind=JobKind.CODE).exists()  # back: synced
+
+
+def test_a_job_without_a_docstring_has_no_description():
+    spec = registry.registered()["code-quiet"]
+    assert "description" not in spec.settings
+    assert spec.settings["name"] == "Quiet"
+
+
+def test_default_names_read_as_words():
+    assert registry.registered()["write-note"].settings["name"] == "Write note"
+    assert registry._default_name(type("MakeReport", (), {}), "x") == "Make report"

@@ -19,6 +19,7 @@ import with the job's name, not at its first run.
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -156,8 +157,10 @@ def _normalised(target: Callable, options: dict[str, Any]) -> dict[str, Any]:
     settings = dict(options)
     settings.setdefault("enabled", True)  # what --reset-schedules restores
     settings.setdefault("name", _default_name(target, settings.get("slug") or ""))
-    if "description" not in settings and inspect.getdoc(target):
-        settings["description"] = inspect.getdoc(target)
+    # Its own docstring only: a class without one would show BaseJob's (inspect.getdoc).
+    doc = target.__dict__.get("__doc__") if inspect.isclass(target) else target.__doc__
+    if "description" not in settings and doc:
+        settings["description"] = inspect.cleandoc(doc)
     if isinstance(settings.get("repeat_every"), int | float):  # seconds, for convenience
         settings["repeat_every"] = timedelta(seconds=settings["repeat_every"])
     if isinstance(settings.get("notify_emails"), list | tuple):
@@ -166,7 +169,9 @@ def _normalised(target: Callable, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _default_name(target: Callable, slug: str) -> str:
-    return target.__name__.replace("_", " ").strip().capitalize() or slug
+    """``purge_sessions`` → "Purge sessions", ``MakeReport`` → "Make report"."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", target.__name__).replace("_", " ").strip()
+    return (words[:1].upper() + words[1:].lower()) or slug
 
 
 def _validate(slug: str, entrypoint: str, settings: dict[str, Any]) -> None:

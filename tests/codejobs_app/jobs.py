@@ -87,3 +87,10 @@ def hog(data):
     """Allocates ``mb`` megabytes."""
     block = bytearray(data["mb"] * 1024 * 1024)
     return {"allocated": len(block)}
+
+
+class Quiet(BaseJob):
+    slug = "code-quiet"
+
+    def run(self, data):
+        return {"quiet": True}
