@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from scripts_app.code import sync
 from scripts_app.models import Execution, Job, JobKind, Status, Trigger
-from scripts_app.runs import control
+from scripts_app.runs import control, dispatch
 from scripts_app.scheduling import firing
 from scripts_app.worker import execution
 from tests.codejobs_app.models import Note
@@ -151,3 +151,14 @@ def test_the_job_page_and_a_rerun_work_for_a_code_job(code_jobs, api, alice):
     first = api.post("/scripts/write-note/", {"data": {"text": "a"}}, format="json").json()
     again = control.rerun(Execution.objects.get(pk=first["id"]), user=alice)
     assert (again.params, again.script_version_id) == ({"text": "a"}, None)
+
+
+def test_a_code_jobs_run_page_in_the_admin_shows_its_log_and_result(live_code_jobs, alice):
+    done = execution.execute(
+        dispatch.trigger(
+            live_code_jobs, params={"text": "shown"}, trigger=Trigger.CLI, send=False
+        ).pk
+    )
+    page = admin_client(alice).get(reverse("admin:scripts_app_execution_change", args=[done.pk]))
+    assert page.status_code == 200
+    assert b"printed shown" in page.content

@@ -19,8 +19,9 @@ def is_code(job) -> bool:
     return job is not None and job.pk is not None and job.kind != JobKind.SCRIPT
 
 
-class CodeJobFields:
-    """For ``JobAdmin``: the fields of a code job's page."""
+class CodeJobFields(environments.EnvironmentFields):
+    """For ``JobAdmin``: the fields that depend on the job's kind — a script's environment
+    (``environments.EnvironmentFields``), or where a code job lives."""
 
     def get_fields(self, request, obj=None):
         fields = [name for name in super().get_fields(request, obj) if name not in DISPLAY]

@@ -119,9 +119,7 @@ class RecentRunsInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(
-    codejobs.CodeJobFields, TriggerTokenAdmin, environments.EnvironmentFields, admin.ModelAdmin
-):
+class JobAdmin(codejobs.CodeJobFields, TriggerTokenAdmin, admin.ModelAdmin):
     form = JobAdminForm
     change_form_template = "scripts_app/admin/job_change_form.html"
     change_list_template = "scripts_app/admin/job_change_list.html"
