@@ -37,7 +37,7 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def start_services(threads: int):
+def start_services(threads: int, settings_module: str = "parseq.settings"):
     sys.path.insert(0, str(ROOT))
     from tests.services import postgres, rabbitmq
 
@@ -49,7 +49,7 @@ def start_services(threads: int):
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         "DATABASE_URL": pg.url("postgres"),
         "PARSEQ_BROKER_URL": rabbit.url,
-        "DJANGO_SETTINGS_MODULE": "parseq.settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "SECRET_KEY": "bench",
         "PARSEQ_DATA_DIR": data,
         "LOG_LEVEL": "WARNING",

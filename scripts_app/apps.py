@@ -16,11 +16,15 @@ class ScriptsAppConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
+        from django.db.models.signals import post_migrate
 
         from scripts_app import cli, hardening
+        from scripts_app.code import discovery, sync
 
         checks.register(check_broker_middleware)
         cli.install_slug_commands()
+        discovery.autodiscover()  # every app's jobs.py: its @job / BaseJob code jobs
+        post_migrate.connect(sync.sync_after_migrate, sender=self)
         if getattr(settings, "PARSEQ_HIDE_DRAMATIQ_TASKS", True):
             _hide_dramatiq_tasks()
         if getattr(settings, "PARSEQ_HIDE_PROCESS_ENV", True):

@@ -43,3 +43,12 @@ DATABASES["default"]["TEST"] = {"NAME": "test_parseq"}  # noqa: F405
 # WhiteNoise looks for collected static files; tests serve none, so give it an empty folder.
 STATIC_ROOT = os.path.join(_tmp, "static")  # noqa: F405
 os.makedirs(STATIC_ROOT, exist_ok=True)
+
+# A host app with code jobs (tests/test_code_jobs*.py). Its jobs are synced by the tests
+# that need them, not at every test database's migrate: other tests count jobs.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.codejobs_app"]  # noqa: F405
+PARSEQ_SYNC_JOBS_ON_MIGRATE = False
+# A code job's process is a Django of its own: it learns the test database's name (which
+# pytest-django gives this process only) from here.
+if os.environ.get("PARSEQ_TEST_CHILD_DB"):
+    DATABASES["default"]["NAME"] = os.environ["PARSEQ_TEST_CHILD_DB"]  # noqa: F405

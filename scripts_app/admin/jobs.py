@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from scripts_app import schedule
-from scripts_app.admin import display, environments
+from scripts_app.admin import codejobs, display, environments
 from scripts_app.admin.forms import JobAdminForm, RunParamsForm
 from scripts_app.admin.tokens import TriggerTokenAdmin
 from scripts_app.errors import InvalidParams, JobNotRunnable
@@ -27,7 +27,7 @@ FINISHED = [Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT]
 UPCOMING = 5
 
 LAYOUT = [
-    (None, ["name", "slug", "description", "enabled", "trigger_token_state"]),
+    (None, [*codejobs.DISPLAY, "name", "slug", "description", "enabled", "trigger_token_state"]),
     ("Script", ["script", "script_path", "requirements", *environments.FIELDS]),
     ("Parameters", ["params_schema", "default_params"]),
     (
@@ -119,7 +119,7 @@ class RecentRunsInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(TriggerTokenAdmin, environments.EnvironmentFields, admin.ModelAdmin):
+class JobAdmin(codejobs.CodeJobFields, TriggerTokenAdmin, admin.ModelAdmin):
     form = JobAdminForm
     change_form_template = "scripts_app/admin/job_change_form.html"
     change_list_template = "scripts_app/admin/job_change_list.html"

@@ -16,7 +16,7 @@ from scripts_app import validators
 from scripts_app.api.environments import EnvironmentFields
 from scripts_app.errors import DependencyError
 from scripts_app.jobs import saving, slugs, versions
-from scripts_app.models import Artifact, Execution, Job, ScriptVersion
+from scripts_app.models import Artifact, Execution, Job, JobKind, ScriptVersion
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})
@@ -162,6 +162,8 @@ class JobSerializer(serializers.ModelSerializer):
         fields = [
             "url",
             *JOB_FIELDS,
+            "kind",
+            "entrypoint",
             "script_name",
             "current_version",
             "has_trigger_token",
@@ -172,6 +174,8 @@ class JobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = [
             "url",
+            "kind",  # code jobs come from the code (syncjobs), never from the API
+            "entrypoint",
             "script_name",
             "dependency_error",
             "next_run_at",
@@ -219,6 +223,7 @@ class JobSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         """Run the model's own cross-field checks (script source, schedule) on the result."""
+        self._refuse_code_changes(attrs)
         if self.instance is None and not attrs.get("slug"):
             attrs["slug"] = slugs.unique_slug(attrs.get("name") or "")
         job = copy.copy(self.instance) if self.instance else Job()
@@ -231,6 +236,27 @@ class JobSerializer(serializers.ModelSerializer):
         if self.instance is None or saving.VERSIONED_FIELDS & attrs.keys():
             self._lock(job, attrs.get("script"))
         return attrs
+
+    def _refuse_code_changes(self, attrs) -> None:
+        """Code jobs are declared in code (@job, BaseJob) and synced by syncjobs."""
+        kind = self.initial_data.get("kind") if hasattr(self, "initial_data") else None
+        if self.instance is None and kind not in (None, "", JobKind.SCRIPT):
+            raise serializers.ValidationError(
+                {
+                    "kind": [
+                        "only uploaded scripts are created over the API: code jobs are "
+                        "declared with @job or BaseJob and synced by manage.py syncjobs"
+                    ]
+                }
+            )
+        script_fields = sorted({"script", "script_path", "requirements"} & attrs.keys())
+        if self.instance is not None and self.instance.kind != JobKind.SCRIPT and script_fields:
+            raise serializers.ValidationError(
+                {
+                    name: [f"a code job has no script: it runs {self.instance.entrypoint}"]
+                    for name in script_fields
+                }
+            )
 
     @staticmethod
     def _lock(job: Job, upload) -> None:

@@ -16,7 +16,7 @@ from django.db import transaction
 from scripts_app.environments import locking
 from scripts_app.errors import DependencyError, JobNotRunnable
 from scripts_app.jobs import versions
-from scripts_app.models import Job
+from scripts_app.models import Job, JobKind
 
 # A change to any of these makes a new script version (and so a new lock).
 VERSIONED_FIELDS = frozenset({"script", "script_path", "requirements"})
@@ -27,7 +27,7 @@ def save_job(write: Callable[[], Job], *, script_changed: bool = True) -> Job:
     the job's current script as a version; ``script_changed=False`` skips that step."""
     with transaction.atomic():
         job = write()
-        if script_changed:
+        if script_changed and job.kind == JobKind.SCRIPT:  # a code job has no script
             versions.current_version(job)
     return job
 

@@ -14,7 +14,10 @@ from scripts_app import validators
 from scripts_app.environments import locking
 from scripts_app.environments.metadata import requirements_digest
 from scripts_app.errors import DependencyError, JobNotRunnable
-from scripts_app.models import Job, ScriptVersion
+from scripts_app.models import Job, JobKind, ScriptVersion
+
+# What a code job's (or a task's) run is pinned to: it has no script version.
+NO_VERSION: tuple[None, str] = (None, "")
 
 
 def read_current_source(job: Job) -> tuple[bytes, str]:
@@ -104,6 +107,8 @@ def pinned_versions(jobs: Iterable[Job]) -> dict[int, tuple[int, str]]:
     change in place, so it is always hashed, but once per path per call.
     """
     jobs = list(jobs)
+    code = {job.pk: NO_VERSION for job in jobs if job.kind != JobKind.SCRIPT}
+    jobs = [job for job in jobs if job.pk not in code]
     requirements = {job.pk: requirements_digest(job.requirements) for job in jobs}
     uploads = {
         job.pk: job.script.name
@@ -118,6 +123,7 @@ def pinned_versions(jobs: Iterable[Job]) -> dict[int, tuple[int, str]]:
         _current_digests([job for job in jobs if job.pk in uploads and job.pk not in pinned])
     )
     pinned.update(_by_digest(digests, requirements))
+    pinned.update(code)
     return pinned
 
 
@@ -182,7 +188,10 @@ def pinned_version(job: Job) -> tuple[int, str]:
     An unchanged upload is found by its name without being read (see
     ``pinned_versions`` for why that is exact), in one small query; anything else
     (a parsers/ file, a new upload) is read, hashed and stored by ``current_version``.
+    A code job has none: ``NO_VERSION``.
     """
+    if job.kind != JobKind.SCRIPT:
+        return NO_VERSION
     if job.script and len(job.script.name) <= SOURCE_LENGTH:
         stored = _stored_under_name(job.pk, job.script.name, requirements_digest(job.requirements))
         if len(stored) == 1:  # two would mean the name was reused: read it instead

@@ -184,7 +184,8 @@ class MailCheck(Middleware):
 class ForkServer(Middleware):
     """Start scripts from a pre-started interpreter in this worker (PARSEQ_FORK_SERVER).
 
-    Warmed up at boot so the first run is fast too; stopped with the worker.
+    Warmed up at boot so the first run is fast too — and, when there are code jobs, the
+    Django fork server too, in the background; stopped with the worker.
     """
 
     def after_worker_boot(self, broker, worker):
@@ -203,6 +204,8 @@ class ForkServer(Middleware):
         except OSError:
             logger.exception("fork server did not start; scripts start the classic way")
             zygote.disable()
+            return
+        threading.Thread(target=_warm_code_server, name="parseq-code-server", daemon=True).start()
 
     def after_worker_shutdown(self, broker, worker):
         from scripts_app.worker.runner import zygote
@@ -210,6 +213,19 @@ class ForkServer(Middleware):
 
         zygote.disable()
         WORKSPACES.clear()  # atexit does not run in Dramatiq's worker processes
+
+
+def _warm_code_server() -> None:
+    from django.db import connection
+
+    from scripts_app.worker import code_runs
+
+    try:
+        code_runs.warm_server()
+    except Exception:  # the database or the server: code jobs then start it on first use
+        logger.exception("could not warm the Django fork server")
+    finally:
+        connection.close()  # this thread's own, opened to ask whether there are code jobs
 
 
 class EnvironmentCache(Middleware):

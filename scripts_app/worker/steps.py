@@ -19,7 +19,15 @@ from scripts_app.errors import ParseqError
 from scripts_app.files import storage_api
 from scripts_app.jobs import masking
 from scripts_app.models import Execution, Status
-from scripts_app.worker import environments, limits, outputs, result_file, script_cache, spool
+from scripts_app.worker import (
+    code_runs,
+    environments,
+    limits,
+    outputs,
+    result_file,
+    script_cache,
+    spool,
+)
 from scripts_app.worker.live_log import ChunkPublisher
 from scripts_app.worker.resilience import Heartbeat, reset_connection, retry_db
 from scripts_app.worker.runner.process import ProcessOutcome, ProcessSpec, run_process
@@ -78,7 +86,8 @@ def _run_in(ws: Workspace, run: Run) -> ProcessOutcome:
 def _prepare(ws: Workspace, execution: Execution) -> str | None:
     """Script, params and input files into the workspace; a reason to fail the run, if any."""
     try:
-        ws.script.write_bytes(script_cache.script_bytes(execution.script_version))
+        if not code_runs.is_code(execution.job):  # a code job has no script version
+            ws.script.write_bytes(script_cache.script_bytes(execution.script_version))
     except spool.STORAGE_ERRORS as exc:  # storage down: fail clearly, not as "worker lost"
         reason = f"{type(exc).__name__}: {exc}"[:300]
         return f"could not read the script: {reason}"
@@ -112,6 +121,8 @@ def _spec(ws: Workspace, run: Run, environment: environments.Prepared | None) ->
     )
     if environment is not None:  # its interpreter, its runtime copy, its log line
         environment.apply(spec)
+    if code_runs.is_code(job):
+        code_runs.apply(spec, job)
     return spec
 
 

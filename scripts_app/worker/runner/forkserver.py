@@ -199,7 +199,7 @@ class Server:
         _renew_stdio()
         code = 0
         try:
-            bootstrap.run_script(request["script"])
+            self.run(request)
         except SystemExit as exc:
             code = _exit_code(exc.code)
         except BaseException:  # bootstrap reports the script's own errors; a last resort
@@ -218,6 +218,11 @@ class Server:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+    def run(self, request: dict) -> None:
+        """What the child runs once it is the script's process; ends with SystemExit.
+        (The Django fork server of code jobs runs their code instead.)"""
+        bootstrap.run_script(request["script"])
 
 
 def _renew_stdio() -> None:

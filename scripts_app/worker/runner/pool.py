@@ -127,9 +127,12 @@ POOL = Pool()
 
 
 def server_for_run(
-    env: dict[str, str], interpreter: str = sys.executable, hold: Callable[[], Any] | None = None
+    env: dict[str, str],
+    interpreter: str = sys.executable,
+    hold: Callable[[], Any] | None = None,
+    module: str = zygote.SERVER_MODULE,
 ) -> Zygote | None:
     """The server to fork this run from; None to spawn it (its environment's server is
     not warm yet). ``hold`` makes what a new environment server keeps while it lives."""
-    key = ServerKey.for_run(env, interpreter)
+    key = ServerKey.for_run(env, interpreter, module)
     return POOL.warm(key, hold) if key.pooled else zygote.server_for(key)

@@ -50,6 +50,10 @@ class ProcessSpec:
     server_hold: Callable[[], object] | None = None
     # Written to the log before the script's output (the environment line).
     preamble: bytes = b""
+    # What the process runs: ``python -m CHILD_MODULE SCRIPT`` when spawned, or a fork of
+    # ``SERVER_MODULE``. Code jobs: the Django child and the Django fork server.
+    child_module: str = "scripts_app.bootstrap"
+    server_module: str = zygote.SERVER_MODULE
 
 
 @dataclass
@@ -158,14 +162,16 @@ class SpawnedScript:
 def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | zygote.ZygoteProcess:
     if not spec.wrapper and (spec.fork_server or zygote.enabled()):
         try:
-            server = pool.server_for_run(spec.env, spec.interpreter, spec.server_hold)
+            server = pool.server_for_run(
+                spec.env, spec.interpreter, spec.server_hold, spec.server_module
+            )
             if server is not None and server.accepts(spec.env):
                 return server.spawn(spec.script, spec.workdir, spec.env, lifeline_fd)
         except Exception as exc:  # the fork server failed: start this run the classic way
             logger.warning("fork server unavailable (%r); spawning the script", exc)
     env = {**spec.env, "PARSEQ_LIFELINE_FD": str(lifeline_fd)}
     popen = subprocess.Popen(
-        [*spec.wrapper, spec.interpreter, "-u", "-m", "scripts_app.bootstrap", str(spec.script)],
+        [*spec.wrapper, spec.interpreter, "-u", "-m", spec.child_module, str(spec.script)],
         cwd=spec.workdir,
         env=env,
         stdin=subprocess.DEVNULL,

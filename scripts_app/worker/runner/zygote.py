@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 SERVER_MODULE = "scripts_app.worker.runner.forkserver"
+# The Django fork server of code jobs (Django set up, the jobs' modules imported): the
+# worker's trusted code, exec'd with the worker's own environment (settings, database).
+CODE_SERVER_MODULE = "scripts_app.worker.codeserver"
 BASE_VARS = ("PATH", "LANG", "LC_ALL", *STARTUP_VARS)
 
 
@@ -45,10 +48,23 @@ class ServerKey:
 
     interpreter: str
     env: tuple[tuple[str, str], ...]  # the start-up variables (BASE_VARS) of the run
+    module: str = SERVER_MODULE  # the server's module (python -m MODULE SOCKET)
 
     @classmethod
-    def for_run(cls, env: dict[str, str], interpreter: str = sys.executable) -> ServerKey:
-        return cls(interpreter, tuple(sorted((n, env[n]) for n in BASE_VARS if n in env)))
+    def for_run(
+        cls, env: dict[str, str], interpreter: str = sys.executable, module: str = SERVER_MODULE
+    ) -> ServerKey:
+        start = tuple(sorted((n, env[n]) for n in BASE_VARS if n in env))
+        return cls(interpreter, start, module)
+
+    @property
+    def inherits_environment(self) -> bool:
+        """A server of trusted code starts from this worker's environment (its settings
+        and database); a script server only from the start-up variables."""
+        return self.module != SERVER_MODULE
+
+    def server_env(self) -> dict[str, str]:
+        return {**os.environ, **dict(self.env)} if self.inherits_environment else dict(self.env)
 
     @property
     def pooled(self) -> bool:
@@ -118,12 +134,17 @@ class Zygote:
     """
 
     def __init__(
-        self, base_env: dict[str, str], interpreter: str = sys.executable, hold: Any = None
+        self,
+        base_env: dict[str, str],
+        interpreter: str = sys.executable,
+        hold: Any = None,
+        module: str = SERVER_MODULE,
     ):
         import threading
 
         self.base_env = base_env
         self.interpreter = interpreter
+        self.module = module
         self.hold = hold
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
@@ -154,7 +175,7 @@ class Zygote:
             folder = tempfile.mkdtemp(prefix="parseq-zygote-")
             self.path = os.path.join(folder, "sock")
             process = subprocess.Popen(
-                [self.interpreter, "-u", "-m", SERVER_MODULE, self.path],
+                [self.interpreter, "-u", "-m", self.module, self.path],
                 env=self.base_env,
                 cwd=folder,
                 stdin=subprocess.PIPE,  # its lifeline: EOF when this process dies
@@ -168,7 +189,7 @@ class Zygote:
                 if process.poll() is not None or time.monotonic() > deadline:
                     process.kill()
                     process.wait()
-                    raise OSError("the script fork server did not start")
+                    raise OSError(f"the fork server {self.module} did not start")
                 time.sleep(0.005)
             self.process = process  # running() from now on: it accepts runs
             return self.path
@@ -270,14 +291,16 @@ def enabled() -> bool:
     return _enabled
 
 
-def for_env(env: dict[str, str], interpreter: str = sys.executable) -> Zygote:
+def for_env(
+    env: dict[str, str], interpreter: str = sys.executable, module: str = SERVER_MODULE
+) -> Zygote:
     """The fork server for a run with this environment and interpreter."""
-    return server_for(ServerKey.for_run(env, interpreter))
+    return server_for(ServerKey.for_run(env, interpreter, module))
 
 
 def server_for(key: ServerKey) -> Zygote:
     """The fork server of ``key`` in this process (one per key), started when used."""
     with SERVERS_LOCK:
         if key not in SERVERS:
-            SERVERS[key] = Zygote(dict(key.env), key.interpreter)
+            SERVERS[key] = Zygote(key.server_env(), key.interpreter, module=key.module)
         return SERVERS[key]

@@ -1,0 +1,1 @@
+"""The host app of bench/codejob_bench.py: a no-op code job and a no-op management command."""

@@ -1,0 +1,69 @@
+"""In a code job's process: resolve its entrypoint and call it; its result as JSON.
+
+``function(data)`` for ``@job``, ``Class().run(data)`` for ``BaseJob``; a task (kind
+``task``) goes through ``scripts_app.code.taskcall.run_task`` (the Django task API's
+side). As for scripts (``bootstrap.run``), ``None`` becomes ``{}`` and a result that is
+not JSON fails the run saying so.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from typing import Any
+
+KIND_CODE = "code"
+KIND_TASK = "task"
+
+
+class EntrypointError(Exception):
+    """The entrypoint cannot be called: the run fails with this message."""
+
+
+def resolve(entrypoint: str) -> Any:
+    """The object ``"package.module:qualname"`` names."""
+    module_name, _, qualname = entrypoint.partition(":")
+    if not module_name or not qualname:
+        raise EntrypointError(f"entrypoint {entrypoint!r} is not 'package.module:qualname'")
+    target: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            message = f"{module_name} has no {qualname!r} (entrypoint {entrypoint})"
+            raise EntrypointError(message) from None
+    return target
+
+
+def call(kind: str, entrypoint: str, params: dict, context: dict | None = None) -> Any:
+    """Run the code job (or task) ``entrypoint`` with ``params``; what it returned."""
+    if kind == KIND_TASK:
+        try:
+            taskcall = importlib.import_module("scripts_app.code.taskcall")
+        except ModuleNotFoundError as exc:
+            if exc.name != "scripts_app.code.taskcall":
+                raise
+            raise EntrypointError(
+                "task jobs need scripts_app.code.taskcall (the Django task API backend), "
+                "which this installation does not have"
+            ) from None
+        return taskcall.run_task(entrypoint, params, context or {})
+    if kind != KIND_CODE:
+        raise EntrypointError(f"a {kind!r} job is not run as code")
+    target = resolve(entrypoint)
+    if inspect.isclass(target):
+        return target().run(params)
+    if not callable(target):
+        raise EntrypointError(f"entrypoint {entrypoint} is not callable")
+    return target(params)
+
+
+def encode_result(result: Any) -> str:
+    """The result file's text; TypeError when the result is not JSON."""
+    if result is None:  # seed 003: "a dict (or None, which becomes an empty {})"
+        result = {}
+    try:
+        return json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"the job returned a value that is not JSON-serialisable: {exc}") from None
