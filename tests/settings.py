@@ -43,3 +43,12 @@ DATABASES["default"]["TEST"] = {"NAME": "test_parseq"}  # noqa: F405
 # WhiteNoise looks for collected static files; tests serve none, so give it an empty folder.
 STATIC_ROOT = os.path.join(_tmp, "static")  # noqa: F405
 os.makedirs(STATIC_ROOT, exist_ok=True)
+
+# Django's task API on Parseq (scripts_app/tasks_backend/; tests/tasks_app/tasks.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks"]  # noqa: F405
+TASKS = {
+    "default": {
+        "BACKEND": "scripts_app.tasks_backend.ParseqBackend",
+        "QUEUES": ["default", "heavy"],
+    }
+}
