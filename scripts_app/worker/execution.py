@@ -20,8 +20,8 @@ from scripts_app.jobs import masking, secrets
 from scripts_app.models import Execution, Job, JobSecret, Status
 from scripts_app.observability import logs
 from scripts_app.runs import concurrency, dispatch, followups, sending, state
-from scripts_app.tasks_backend import hooks
 from scripts_app.runs.prepared import PreparedQuery
+from scripts_app.tasks_backend import hooks
 from scripts_app.worker import limits, steps
 from scripts_app.worker.resilience import Heartbeat, heartbeat_while, retry_db
 from scripts_app.worker.shutdown import SHUTDOWN
