@@ -77,6 +77,13 @@ def test_a_failed_run_gives_the_exception_class_and_traceback_it_recorded(db):
         failed.return_value  # noqa: B018 (the framework raises for a failed task)
 
 
+def test_a_long_traceback_stored_by_its_end_still_names_its_exception(db):
+    result = explode.enqueue("long")
+    ended(result.id, Status.FAILED, error="…" + TRACEBACK[-80:])
+    [error] = explode.get_result(result.id).errors
+    assert error.exception_class is TaskFailed
+
+
 def test_a_builtin_exception_is_named_under_builtins(db):
     result = add.enqueue("a")
     tb = "Traceback (most recent call last):\n  ...\nTypeError: can only concatenate str"

@@ -114,7 +114,9 @@ def raised_class(traceback: str) -> str:
     Execution.error holds the formatted traceback only, so its last line is where the
     class is written (a builtin bare, any other with its module)."""
     lines = traceback.rstrip().splitlines()
-    match = _LAST_LINE.match(lines[-1]) if lines and traceback.startswith("Traceback") else None
+    # A long traceback is stored by its end, after "…" (the code run's error limit).
+    whole_or_end = traceback.startswith(("Traceback", "…"))
+    match = _LAST_LINE.match(lines[-1]) if lines and whole_or_end else None
     if match is None:
         return f"{TaskRunError.__module__}.{TaskRunError.__qualname__}"
     name = match.group("cls")
