@@ -49,3 +49,8 @@ async def add_later(a: int, b: int) -> int:
 @task
 def greet() -> str:
     return "hello"
+
+
+@task
+def nothing() -> None:
+    return None
