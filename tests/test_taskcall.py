@@ -85,7 +85,7 @@ def test_the_tasks_own_exception_propagates_with_its_traceback():
     "entrypoint, message",
     [
         ("tests.tasks_app.tasks.add", "is not 'package.module:qualname'"),
-        ("tests.tasks_app.tasks:nothing", "has no 'nothing'"),
+        ("tests.tasks_app.tasks:missing", "has no 'missing'"),
         ("tests.tasks_app.tasks:_explode", "is not a task"),
     ],
 )
