@@ -130,6 +130,17 @@ def test_arguments_that_are_not_json_are_refused_with_the_frameworks_error(db, b
     assert not Execution.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "bad, error",
+    [(float("nan"), ValueError), (float("inf"), ValueError), ({1: "one"}, TypeError)],
+    ids=["nan", "infinity", "int-key"],
+)
+def test_arguments_json_would_change_are_refused_with_the_same_errors(db, bad, error):
+    with pytest.raises(error, match="task arguments must survive JSON"):
+        add.enqueue(bad)
+    assert not Execution.objects.exists()
+
+
 def test_a_tuple_argument_is_stored_as_the_list_json_makes_of_it(db):
     result = add.enqueue((1, 2), b=[3])
     assert Execution.objects.get().params["args"] == [[1, 2]]

@@ -3,6 +3,7 @@ of its function's job, sent through Dramatiq and carried out by a Parseq worker.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,11 +32,10 @@ class ParseqBackend(BaseTaskBackend):
     supports_priority = True  # stored with the run (see README: what maps to what)
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
-        """Record and send a run of ``task``. Arguments that are not JSON are refused
-        with the framework's own error (``normalize_json``'s TypeError/ValueError, as
-        the framework's database backend does), before anything is written."""
+        """Record and send a run of ``task``; arguments that are not JSON are refused
+        (``json_call``) before anything is written."""
         self.validate_task(task)
-        call = normalize_json({"args": args, "kwargs": kwargs})
+        call = json_call(args, kwargs)
         # Deferred: a backend is made when a task module is imported, maybe before the
         # app registry is ready; recording needs the models.
         from scripts_app.tasks_backend import recording
@@ -58,3 +58,21 @@ class ParseqBackend(BaseTaskBackend):
                     f"TASKS[{self.alias!r}]['QUEUES']: {queue!r}: {exc.messages[0]}",
                     id="parseq.E101",
                 )
+
+
+def json_call(args: Any, kwargs: Any) -> dict:
+    """``{"args": [...], "kwargs": {...}}`` as JSON will store it.
+
+    Refused with the framework's own errors, as its database backend refuses them
+    (``normalize_json``: TypeError for a type JSON lacks, ValueError for a value), and
+    with the same errors for what it lets through but JSON would change: NaN and
+    infinities (which PostgreSQL's jsonb rejects) and mapping keys that are not strings.
+    """
+    call = normalize_json({"args": args, "kwargs": kwargs})
+    try:
+        text = json.dumps(call, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"task arguments must survive JSON: {exc}") from None
+    if json.loads(text) != call:
+        raise TypeError("task arguments must survive JSON: mapping keys must be strings")
+    return call
