@@ -182,6 +182,12 @@ def test_run_after_holds_the_run_back_until_it_is_due(transactional_db, broker):
     assert concurrency.claim(run.pk, "w:1", now=later + timedelta(seconds=1))
 
 
+def test_a_run_after_already_past_is_sent_at_once(transactional_db, broker):
+    result = add.using(run_after=timezone.now() - timedelta(minutes=1)).enqueue(1)
+    assert broker.queues["default"].qsize() == 1 and messages(broker) == [int(result.id)]
+    assert concurrency.claim(int(result.id), "w:1")
+
+
 def test_run_after_must_be_aware(db):
     with pytest.raises(InvalidTask, match="aware"):
         add.using(run_after=datetime(2030, 1, 1))

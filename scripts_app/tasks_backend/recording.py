@@ -10,9 +10,11 @@ refuses it early, and the relay and the scheduler's re-send pick it only once du
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from scripts_app import validators
 from scripts_app.jobs import slugs
 from scripts_app.models import Execution, Job, JobKind, Trigger
 from scripts_app.runs import dispatch, sending
@@ -36,7 +38,7 @@ def task_job(task: Task) -> Job:
     if found is not None:
         return found
     base = slugs.slug_base(task.module_path.replace(".", "-"))
-    for slug in (base, None):
+    for slug in (base if _allowed(base) else None, None):
         job = Job(
             name=task.module_path[: Job._meta.get_field("name").max_length],
             slug=slug or slugs.unique_slug(base),
@@ -54,6 +56,14 @@ def task_job(task: Task) -> Job:
             if found is not None:
                 return found
     raise IntegrityError(f"could not make the job of task {task.module_path}")
+
+
+def _allowed(slug: str) -> bool:
+    try:
+        validators.validate_job_slug(slug)  # not a manage.py command's name
+    except ValidationError:
+        return False
+    return True
 
 
 def _find(task: Task) -> Job | None:
@@ -84,6 +94,8 @@ def record(task: Task, call: dict) -> Execution:
 
 
 def _delay_ms(execution: Execution) -> int | None:
+    """How long to hold the message back: none for a run that is due already."""
     if execution.not_before is None:
         return None
-    return max(int((execution.not_before - timezone.now()).total_seconds() * 1000), 0)
+    delay_ms = int((execution.not_before - timezone.now()).total_seconds() * 1000)
+    return delay_ms if delay_ms > 0 else None
