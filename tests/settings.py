@@ -52,3 +52,11 @@ PARSEQ_SYNC_JOBS_ON_MIGRATE = False
 # pytest-django gives this process only) from here.
 if os.environ.get("PARSEQ_TEST_CHILD_DB"):
     DATABASES["default"]["NAME"] = os.environ["PARSEQ_TEST_CHILD_DB"]  # noqa: F405
+# Django's task API on Parseq (scripts_app/tasks_backend/; tests/tasks_app/tasks.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks"]  # noqa: F405
+TASKS = {
+    "default": {
+        "BACKEND": "scripts_app.tasks_backend.ParseqBackend",
+        "QUEUES": ["default", "heavy"],
+    }
+}

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from scripts_app.models import Execution, Status
 from scripts_app.runs import concurrency, followups, sending, state
+from scripts_app.tasks_backend import hooks
 
 logger = logging.getLogger(__name__)
 WORKER_LOST = "worker lost: no heartbeat for {seconds} s"
@@ -61,5 +62,7 @@ def reap_lost_runs(stale_after: timedelta | None = None) -> list[int]:
             reaped.append(execution_id)
             logger.warning("execution %s: %s", execution_id, message)
             # A worker-lost run is retried (and mailed about) like any failed run.
-            followups.after_final(Execution.objects.select_related("job").get(pk=execution_id))
+            ended = Execution.objects.select_related("job").get(pk=execution_id)
+            followups.after_final(ended)
+            hooks.finished(ended)
     return reaped

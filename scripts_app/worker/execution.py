@@ -21,6 +21,7 @@ from scripts_app.models import Execution, Job, JobSecret, Status
 from scripts_app.observability import logs
 from scripts_app.runs import concurrency, dispatch, followups, sending, state
 from scripts_app.runs.prepared import PreparedQuery
+from scripts_app.tasks_backend import hooks
 from scripts_app.worker import limits, steps
 from scripts_app.worker.resilience import Heartbeat, heartbeat_while, retry_db
 from scripts_app.worker.shutdown import SHUTDOWN
@@ -125,6 +126,7 @@ def carry_out(
     logger.info("execution %s of %s ended %s", execution_id, execution.job.slug, execution.status)
     if finished:  # retry, e-mail, next waiting run: only after the final status is written
         followups.after_final(execution)
+        hooks.finished(execution)  # a task's task_finished signal (nothing for other runs)
     return execution
 
 

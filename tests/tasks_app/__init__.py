@@ -1,0 +1,1 @@
+"""Task functions of the Django task API, run by Parseq's backend in the tests."""
