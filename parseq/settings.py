@@ -351,3 +351,9 @@ PARSEQ_ENV_FORK_SERVERS = env_int("PARSEQ_ENV_FORK_SERVERS", 4, minimum=0)
 PARSEQ_ENV_FORK_SERVER_IDLE = env_int("PARSEQ_ENV_FORK_SERVER_IDLE", 600, minimum=1)
 # Mark Parseq processes non-dumpable so scripts cannot read their /proc/<pid>/environ.
 PARSEQ_HIDE_PROCESS_ENV = env_bool("PARSEQ_HIDE_PROCESS_ENV", True)
+# The sandbox of uploaded scripts (scripts_app/worker/sandboxing.py): bubblewrap when a
+# probe at worker start says it works ("auto"), required ("bwrap": the worker refuses to
+# start without it) or not used ("off"). A root worker runs scripts as PARSEQ_SCRIPT_USER
+# (inside the sandbox too); "root" keeps them root, which only makes sense sandboxed.
+PARSEQ_SANDBOX = env_choice("PARSEQ_SANDBOX", ("auto", "bwrap", "off"), "auto")
+PARSEQ_SCRIPT_USER = env_str("PARSEQ_SCRIPT_USER", "nobody")

@@ -19,7 +19,15 @@ from scripts_app.errors import ParseqError
 from scripts_app.files import storage_api
 from scripts_app.jobs import masking
 from scripts_app.models import Execution, Status
-from scripts_app.worker import environments, limits, outputs, result_file, script_cache, spool
+from scripts_app.worker import (
+    environments,
+    limits,
+    outputs,
+    result_file,
+    sandboxing,
+    script_cache,
+    spool,
+)
 from scripts_app.worker.live_log import ChunkPublisher
 from scripts_app.worker.resilience import Heartbeat, reset_connection, retry_db
 from scripts_app.worker.runner.process import ProcessOutcome, ProcessSpec, run_process
@@ -51,7 +59,7 @@ class Run:
 
 def run_in_workspace(run: Run) -> tuple[Verdict, dict]:
     """Workspace in, verdict and stored outputs out; the workspace is gone after."""
-    with WORKSPACES.workspace(Path(settings.PARSEQ_WORK_DIR)) as ws:
+    with WORKSPACES.workspace(Path(settings.PARSEQ_WORK_DIR), sandboxing.owner()) as ws:
         outcome = _run_in(ws, run)
         verdict = judge(outcome, ws, run.execution)
         # The working directory joins outputs/; a result's "file_path" is the mail's file.
@@ -112,6 +120,7 @@ def _spec(ws: Workspace, run: Run, environment: environments.Prepared | None) ->
     )
     if environment is not None:  # its interpreter, its runtime copy, its log line
         environment.apply(spec)
+    sandboxing.confine_spec(spec, ws, job.network)  # last: it sees the final paths
     return spec
 
 

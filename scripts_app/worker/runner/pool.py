@@ -53,7 +53,8 @@ class Pool:
             if server is None:  # new (one that died is restarted in place)
                 if not self._make_room(retired):
                     return None
-                server = Zygote(dict(key.env), key.interpreter, hold() if hold else None)
+                held = hold() if hold else None
+                server = Zygote(dict(key.env), key.interpreter, held, key.wrapper)
                 zygote.SERVERS[key] = server
                 self._start_sweeper()
             server.starting = True
@@ -127,9 +128,13 @@ POOL = Pool()
 
 
 def server_for_run(
-    env: dict[str, str], interpreter: str = sys.executable, hold: Callable[[], Any] | None = None
+    env: dict[str, str],
+    interpreter: str = sys.executable,
+    hold: Callable[[], Any] | None = None,
+    wrapper: tuple[str, ...] = (),
 ) -> Zygote | None:
     """The server to fork this run from; None to spawn it (its environment's server is
-    not warm yet). ``hold`` makes what a new environment server keeps while it lives."""
-    key = ServerKey.for_run(env, interpreter)
+    not warm yet). ``hold`` makes what a new environment server keeps while it lives;
+    ``wrapper``: a sandboxed server's bwrap command."""
+    key = ServerKey.for_run(env, interpreter, wrapper)
     return POOL.warm(key, hold) if key.pooled else zygote.server_for(key)

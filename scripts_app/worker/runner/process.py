@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from scripts_app.worker.runner import pool, zygote
+from scripts_app.worker.runner import bwrap, pool, zygote
 
 logger = logging.getLogger(__name__)
 CHUNK = 64 * 1024
@@ -42,9 +42,13 @@ class ProcessSpec:
     fork_server: bool = False
     # The Python that runs the script (a spawned one, or its fork server's).
     interpreter: str = sys.executable
-    # A command the interpreter runs under (e.g. a sandbox: ("bwrap", …)). A wrapped run
-    # is always spawned: no fork server runs under a wrapper (yet).
+    # A command the interpreter runs under. A wrapped run is always spawned.
     wrapper: tuple[str, ...] = ()
+    # The run's sandbox (worker/sandboxing.py): its fork server runs under bwrap, or
+    # the spawned run does; the script sees its workspace at confine.WORKSPACE.
+    confine: bwrap.Confinement | None = None
+    # The script user (uid, gid) a root worker's script runs as (PARSEQ_SCRIPT_USER).
+    run_as: tuple[int, int] | None = None
     # What a new fork server of a script environment's interpreter keeps while it lives
     # (the environment's in-use lock, so the environment is not evicted under it).
     server_hold: Callable[[], object] | None = None
@@ -158,14 +162,19 @@ class SpawnedScript:
 def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | zygote.ZygoteProcess:
     if not spec.wrapper and (spec.fork_server or zygote.enabled()):
         try:
-            server = pool.server_for_run(spec.env, spec.interpreter, spec.server_hold)
+            server = _server(spec)
             if server is not None and server.accepts(spec.env):
-                return server.spawn(spec.script, spec.workdir, spec.env, lifeline_fd)
+                return server.spawn(spec.script, spec.workdir, spec.env, lifeline_fd, _extra(spec))
         except Exception as exc:  # the fork server failed: start this run the classic way
             logger.warning("fork server unavailable (%r); spawning the script", exc)
     env = {**spec.env, "PARSEQ_LIFELINE_FD": str(lifeline_fd)}
+    if spec.run_as:
+        env["PARSEQ_RUN_AS"] = "{}:{}".format(*spec.run_as)
+    wrapper, script = list(spec.wrapper), str(spec.script)
+    if spec.confine is not None:
+        wrapper, script = bwrap.run_args(spec.confine, spec.interpreter), spec.confine.view(script)
     popen = subprocess.Popen(
-        [*spec.wrapper, spec.interpreter, "-u", "-m", "scripts_app.bootstrap", str(spec.script)],
+        [*wrapper, spec.interpreter, "-u", "-m", "scripts_app.bootstrap", script],
         cwd=spec.workdir,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -176,6 +185,26 @@ def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | zygote.ZygoteP
         close_fds=True,
     )
     return SpawnedScript(popen)
+
+
+def _server(spec: ProcessSpec) -> zygote.Zygote | None:
+    wrapper = ()
+    if spec.confine is not None:  # a sandboxed server (a key of its own)
+        wrapper = bwrap.server_args(spec.confine.profile, spec.interpreter)
+    return pool.server_for_run(spec.env, spec.interpreter, spec.server_hold, wrapper)
+
+
+def _extra(spec: ProcessSpec) -> dict:
+    """The request's sandbox part: the child's namespaces, paths as the script sees
+    them, the script user."""
+    if spec.confine is not None:
+        view = spec.confine.view
+        return {
+            "confine": spec.confine.request(spec.run_as),
+            "script": view(str(spec.script)),
+            "cwd": view(str(spec.workdir)),
+        }
+    return {"run_as": spec.run_as} if spec.run_as else {}
 
 
 def run_process(
