@@ -91,7 +91,7 @@ def system_args() -> tuple[str, ...]:
     args += [*_parents(WORKSPACE, set()), "--dir", WORKSPACE]
     if os.geteuid() != 0:  # unprivileged: a user namespace, root inside it
         args += ["--unshare-user", "--uid", "0", "--gid", "0"]
-    return (*args, *NAMESPACES, "--die-with-parent", "--hostname", "parseq")
+    return (*args, *NAMESPACES, "--hostname", "parseq")
 
 
 @functools.cache
@@ -138,7 +138,10 @@ def _caps(names: tuple[str, ...]) -> tuple[str, ...]:
 
 def server_args(profile: Profile, interpreter: str) -> tuple[str, ...]:
     """bwrap and its options for a sandboxed fork server (its socket folder is bound
-    in when it starts: ``socket_args``)."""
+    in when it starts: ``socket_args``). No --die-with-parent: that is the death of
+    the *thread* that started it (the pool starts servers from short-lived threads);
+    the server's lifeline is its stdin (EOF when the worker goes), and bwrap ends with it.
+    """
     return (
         profile.bwrap,
         *system_args(),
@@ -162,6 +165,7 @@ def run_args(confinement: Confinement, interpreter: str) -> list[str]:
         *interpreter_args(interpreter),
         "--ro-bind", profile.runtime, RUNTIME,
         "--bind", str(confinement.workspace), WORKSPACE,
+        "--die-with-parent",
         *(["--unshare-net"] if confinement.network_off else []),
         # As root, the bootstrap enters the workspace as the script user (its alone).
         "--chdir", "/" if os.geteuid() == 0 else WORKSPACE,

@@ -126,8 +126,11 @@ class SpawnedScript:
 
     POLL_SECONDS = 0.005
 
-    def __init__(self, popen: subprocess.Popen):
+    def __init__(self, popen: subprocess.Popen, wrapped_signals: bool = False):
         self.popen = popen
+        # Under bwrap a script killed by signal N is reported as exit code 128 + N (its
+        # convention): read back as Popen's -N (an exit(128 + N) of its own reads the same).
+        self.wrapped_signals = wrapped_signals
         self.pid = popen.pid
         self.stdout = popen.stdout
         self.returncode: int | None = None
@@ -137,7 +140,10 @@ class SpawnedScript:
     def poll(self) -> int | None:
         if self.returncode is None and self._exited(block=False):
             kill_group(self.pid, signal.SIGKILL)
-            self.returncode = self.popen.wait()
+            code = self.popen.wait()
+            if self.wrapped_signals and 128 < code < 128 + signal.NSIG:
+                code = 128 - code
+            self.returncode = code
             self.group_gone = True
         return self.returncode
 
@@ -184,7 +190,7 @@ def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | zygote.ZygoteP
         pass_fds=(lifeline_fd,),
         close_fds=True,
     )
-    return SpawnedScript(popen)
+    return SpawnedScript(popen, wrapped_signals=spec.confine is not None)
 
 
 def _server(spec: ProcessSpec) -> zygote.Zygote | None:
