@@ -176,21 +176,39 @@ def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | zygote.ZygoteP
     env = {**spec.env, "PARSEQ_LIFELINE_FD": str(lifeline_fd)}
     if spec.run_as:
         env["PARSEQ_RUN_AS"] = "{}:{}".format(*spec.run_as)
-    wrapper, script = list(spec.wrapper), str(spec.script)
+    wrapper, script, fds = list(spec.wrapper), str(spec.script), [lifeline_fd]
     if spec.confine is not None:
-        wrapper, script = bwrap.run_args(spec.confine, spec.interpreter), spec.confine.view(script)
-    popen = subprocess.Popen(
-        [*wrapper, spec.interpreter, "-u", "-m", "scripts_app.bootstrap", script],
-        cwd=spec.workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # own session and process group: pgid == pid
-        pass_fds=(lifeline_fd,),
-        close_fds=True,
-    )
+        # bwrap's options through a pipe (--args), not its command line: its init, the
+        # run's pid 1, would show the workspace's host path in /proc/1/cmdline.
+        options = bwrap.run_args(spec.confine, spec.interpreter)
+        fds.append(_options_pipe(options[1:]))
+        wrapper, script = [options[0], "--args", str(fds[-1])], spec.confine.view(script)
+    try:
+        popen = subprocess.Popen(
+            [*wrapper, spec.interpreter, "-u", "-m", "scripts_app.bootstrap", script],
+            cwd=spec.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own session and process group: pgid == pid
+            pass_fds=fds,
+            close_fds=True,
+        )
+    finally:
+        for fd in fds[1:]:
+            os.close(fd)
     return SpawnedScript(popen, wrapped_signals=spec.confine is not None)
+
+
+def _options_pipe(options: list[str]) -> int:
+    """A pipe's read end holding ``options`` NUL-separated (a few KiB: within its buffer)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"".join(option.encode() + b"\0" for option in options))
+    finally:
+        os.close(write_end)
+    return read_end
 
 
 def _server(spec: ProcessSpec) -> zygote.Zygote | None:
