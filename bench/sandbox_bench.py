@@ -21,14 +21,7 @@ import subprocess
 import sys
 import time
 
-from bench.latency_bench import (
-    ROOT,
-    make_job,
-    measure_latency,
-    measure_throughput,
-    percentile,
-    start_latencies,
-)
+from bench.latency_bench import ROOT, make_job, percentile, wait_final
 
 MODES = {"off": {"PARSEQ_SANDBOX": "off", "PARSEQ_SCRIPT_USER": "root"},
          "bwrap": {"PARSEQ_SANDBOX": "bwrap"}}  # fmt: skip
@@ -85,17 +78,60 @@ def stop_worker(worker: subprocess.Popen) -> None:
     worker.wait(timeout=60)
 
 
+def outcome(ids: list[int]) -> tuple[list[float], dict]:
+    """Start latencies (ms) of the runs that succeeded, and the errors of the others."""
+    from collections import Counter
+
+    from scripts_app.models import Execution
+
+    rows = Execution.objects.filter(pk__in=ids).values_list(
+        "status", "created_at", "result", "error"
+    )
+    failed = Counter(f"{status}: {error}" for status, _, _, error in rows if status != "succeeded")
+    latencies = [(result["started"] - created.timestamp()) * 1000
+                 for status, created, result, _ in rows if status == "succeeded"]  # fmt: skip
+    return latencies, dict(failed)
+
+
+def measure_latency(job, runs: int) -> tuple[list[float], dict]:
+    from scripts_app.models import Trigger
+    from scripts_app.runs import dispatch
+
+    ids = []
+    for _ in range(runs):
+        ids.append(dispatch.trigger(job, trigger=Trigger.API).pk)
+        wait_final(ids[-1:])
+    return outcome(ids)
+
+
+def measure_throughput(job, burst: int) -> tuple[float, dict]:
+    from django.db.models import Max, Min
+
+    from scripts_app.models import Execution, Trigger
+    from scripts_app.runs import dispatch
+
+    ids = [dispatch.trigger(job, trigger=Trigger.API).pk for _ in range(burst)]
+    wait_final(ids, poll=0.1)
+    span = Execution.objects.filter(pk__in=ids).aggregate(a=Min("created_at"), b=Max("finished_at"))
+    return burst / (span["b"] - span["a"]).total_seconds(), outcome(ids)[1]
+
+
 def production(job, mode: str, args) -> dict:
     worker = start_worker(mode, args.threads)
     try:
         time.sleep(4)  # worker boot
         measure_latency(job, 10)  # warm-up (the fork servers start)
-        latencies = measure_latency(job, args.runs)
-        rate = measure_throughput(job, args.burst)
+        latencies, failed = measure_latency(job, args.runs)
+        rate, burst_failed = measure_throughput(job, args.burst)
         load = os.getloadavg()[0]
     finally:
         stop_worker(worker)
-    return {"latencies": latencies, "rate": rate, "load": load}
+    return {
+        "latencies": latencies,
+        "rate": rate,
+        "load": load,
+        "failed": {**failed, **burst_failed},
+    }
 
 
 def in_process(job, mode: str, runs: int) -> dict:
@@ -121,7 +157,9 @@ def in_process(job, mode: str, runs: int) -> dict:
     finally:
         zygote.disable()
     assert sandboxing.state().sandboxed == (mode == "bwrap"), sandboxing.state()
-    return {"latencies": start_latencies(ids), "rate": runs / seconds, "load": os.getloadavg()[0]}
+    latencies, failed = outcome(ids)
+    return {"latencies": latencies, "rate": runs / seconds, "load": os.getloadavg()[0],
+            "failed": failed}  # fmt: skip
 
 
 def line(name: str, figures: dict) -> str:
@@ -129,6 +167,7 @@ def line(name: str, figures: dict) -> str:
     return (
         f"  {name:5}: start p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms; "
         f"{figures['rate']:.1f} runs/s (load {figures['load']:.1f})"
+        + (f"; NOT succeeded: {figures['failed']}" if figures["failed"] else "")
     )
 
 

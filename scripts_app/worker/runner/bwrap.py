@@ -83,6 +83,7 @@ def system_args() -> tuple[str, ...]:
             args += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
+    args += ["--perms", "0755", "--dir", "/etc"]  # bwrap would make it 0700: unreadable
     for name in ETC:
         path = Path("/etc") / name
         if path.exists():
