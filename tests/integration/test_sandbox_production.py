@@ -37,8 +37,11 @@ def side(request, stack):
     """(sandboxed?, the worker's data dir, its queue, its pid)."""
     if request.param == "sandboxed":
         worker = request.getfixturevalue("sandboxed_worker")
-        return True, stack.base / "sandboxed", QUEUE, worker.pid
-    return False, stack.base / "worker", "default", stack.worker.pid
+        sandboxed, data, queue, pid = True, stack.base / "sandboxed", QUEUE, worker.pid
+    else:
+        sandboxed, data, queue, pid = False, stack.base / "worker", "default", stack.worker.pid
+    data.mkdir(parents=True, exist_ok=True)
+    return sandboxed, data, queue, pid
 
 
 def attack(api, queue: str, params: dict, **fields) -> dict:
@@ -126,7 +129,7 @@ def test_it_cannot_see_the_worker_or_the_machines_processes(api, side, stack):
         assert "No such file or directory" in cmdline["result"]["denied"]
     else:
         assert seen["result"] == {"got": [str(host.pid)]}
-        assert "rundramatiq" in cmdline["result"]["got"]
+        assert "dramatiq" in cmdline["result"]["got"]
 
 
 def test_with_network_off_it_cannot_reach_the_database(api, side, stack):
