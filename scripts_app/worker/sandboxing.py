@@ -17,6 +17,7 @@ import logging
 import os
 import pwd
 import shutil
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,4 @@ def warm_wrapper(env: dict[str, str]) -> tuple[dict[str, str], tuple[str, ...]]:
     if current.profile is None:
         return env, ()
     env = {**env, "PYTHONPATH": confine.RUNTIME}
-    import sys
-
     return env, bwrap.server_args(current.profile, sys.executable)

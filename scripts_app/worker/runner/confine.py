@@ -53,10 +53,13 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
+def _bytes(text: str | None) -> bytes | None:
+    return text.encode() if text is not None else None
+
+
 def _mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
     libc = hardening._libc()
-    encode = lambda s: s.encode() if s is not None else None  # noqa: E731
-    _check(libc.mount(encode(source), target.encode(), encode(fstype), flags, None), target)
+    _check(libc.mount(_bytes(source), target.encode(), _bytes(fstype), flags, None), target)
 
 
 def _umount(target: str) -> None:
