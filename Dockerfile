@@ -19,7 +19,7 @@ ARG PG_MAJOR=16
 RUN apt-get update \
     && apt-get install -y --no-install-recommends postgresql-common ca-certificates \
     && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
-    && apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" \
+    && apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -24,6 +24,7 @@ from types import CodeType
 from scripts_app import hardening
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
 CO_NEWLOCALS = 2  # set on a function's code, not on a class body's
 
 
@@ -149,6 +150,13 @@ def run_script(script: str) -> None:
 
 def main() -> None:
     hardening.drop_proc_reading_capabilities()  # before any of the script's code runs
+    run_as = os.environ.pop("PARSEQ_RUN_AS", "")  # "uid:gid": the script user (as root)
+    if run_as:
+        hardening.prctl(PR_SET_NO_NEW_PRIVS, 1)
+        hardening.drop_to_user(*(int(n) for n in run_as.split(":")))
+        # Its workspace is the script user's alone (0700): entered as that user (a
+        # sandbox's bwrap, holding no CAP_DAC_OVERRIDE, could not).
+        os.chdir(os.path.dirname(os.path.abspath(sys.argv[1])))
     # Backstop: the kernel kills this process if its parent, the worker, dies.
     hardening.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     lifeline = os.environ.get("PARSEQ_LIFELINE_FD")

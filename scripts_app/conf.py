@@ -17,6 +17,7 @@ from typing import Any
 
 from scripts_app.envvars import (
     env_bool,
+    env_choice,
     env_first,
     env_int,
     env_list,
@@ -172,6 +173,12 @@ def parseq_settings(base_dir: Path, data_dir: Path) -> dict[str, Any]:
     PARSEQ_ENV_FORK_SERVER_IDLE = env_int("PARSEQ_ENV_FORK_SERVER_IDLE", 600, minimum=1)
     # Mark Parseq processes non-dumpable so scripts cannot read their /proc/<pid>/environ.
     PARSEQ_HIDE_PROCESS_ENV = env_bool("PARSEQ_HIDE_PROCESS_ENV", True)
+    # The sandbox of uploaded scripts (scripts_app/worker/sandboxing.py): bubblewrap when a
+    # probe at worker start says it works ("auto"), required ("bwrap": the worker refuses to
+    # start without it) or not used ("off"). A root worker runs scripts as PARSEQ_SCRIPT_USER
+    # (inside the sandbox too); "root" keeps them root, which only makes sense sandboxed.
+    PARSEQ_SANDBOX = env_choice("PARSEQ_SANDBOX", ("auto", "bwrap", "off"), "auto")
+    PARSEQ_SCRIPT_USER = env_str("PARSEQ_SCRIPT_USER", "nobody")
 
     # Every name assigned above is a setting: hand them all over at once.
     return {

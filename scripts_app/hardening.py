@@ -21,6 +21,7 @@ import errno
 import os
 
 PR_SET_DUMPABLE = 4
+PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
 CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
@@ -67,6 +68,8 @@ def drop_proc_reading_capabilities() -> None:
         return
     lib = _libc()
     for cap in PROC_READING_CAPABILITIES:
+        if lib.prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 0:  # gone already (e.g. in bwrap,
+            continue  # where dropping it again needs CAP_SETPCAP, which is gone too)
         # EINVAL: a capability this kernel does not have (CAP_PERFMON before 5.8).
         if lib.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != errno.EINVAL:
             raise OSError(ctypes.get_errno(), f"could not drop capability {cap}")
@@ -82,3 +85,11 @@ def drop_proc_reading_capabilities() -> None:
         data[word].inheritable &= mask
     if lib.capset(ctypes.byref(header), data) != 0:
         raise OSError(ctypes.get_errno(), "capset failed")
+
+
+def drop_to_user(uid: int, gid: int) -> None:
+    """Become ``uid``/``gid`` (the script user) for good: no supplementary groups, and
+    (from root) no capabilities left, so there is no way back."""
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)

@@ -53,6 +53,9 @@ class ProcessHeartbeat(models.Model):
     pid = models.IntegerField()
     started_at = models.DateTimeField()
     beat_at = models.DateTimeField()
+    # A worker: whether it runs uploaded scripts in the sandbox (None: not a worker, or
+    # one that has not said), for the dashboard's "scripts are not sandboxed".
+    sandboxed = models.BooleanField(null=True, blank=True)
 
     class Meta:
         constraints = [

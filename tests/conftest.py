@@ -135,3 +135,12 @@ def _media_and_workdirs(settings, tmp_path):
     settings.PARSEQ_WORK_DIR = tmp_path / "runs"
     os.makedirs(settings.MEDIA_ROOT, exist_ok=True)
     script_cache.forget_all()  # each test's storage is its own
+
+
+@pytest.fixture
+def unsandboxed(settings):
+    """Scripts run as before issue 15: no sandbox, as this process's user — for tests of
+    what only the host's view shows (host pids, parent processes, files outside the
+    workspace). The sandbox's own tests: tests/test_sandbox_*.py."""
+    settings.PARSEQ_SANDBOX = "off"
+    settings.PARSEQ_SCRIPT_USER = "root"

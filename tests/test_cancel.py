@@ -61,7 +61,7 @@ def main(data):
 
 
 def test_a_running_run_that_ignores_sigterm_is_killed_with_its_children(
-    make_job, worker, tmp_path, settings
+    make_job, worker, tmp_path, settings, unsandboxed
 ):
     pids_file = tmp_path / "pids.json"
     job = make_job(STUBBORN, timeout=600)

@@ -162,7 +162,7 @@ PARENT = "import os\n\ndef main(data):\n    return os.getppid()\n"
 
 class TestWarmStarts:
     @pytest.fixture(autouse=True)
-    def fork_servers(self):
+    def fork_servers(self, unsandboxed):  # parent pids as this process sees them
         pool.POOL.configure(size=1, idle_seconds=600)
         zygote.enable()
         yield pool.POOL

@@ -97,7 +97,7 @@ def test_the_worker_runs_a_sent_execution(worker, make_job):
     assert run.sent_at is not None
 
 
-def test_a_duplicate_message_does_not_run_the_script_twice(worker, make_job, tmp_path):
+def test_a_duplicate_message_does_not_run_the_script_twice(worker, make_job, tmp_path, unsandboxed):
     marker = tmp_path / "runs.txt"
     job = make_job(
         f"import time\ndef main(data):\n    open({str(marker)!r}, 'a').write('x')\n"

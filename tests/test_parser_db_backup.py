@@ -87,7 +87,7 @@ def test_an_unreachable_postgres_fails_with_pg_dumps_reason_and_no_password(db):
 # --- SQLite ---------------------------------------------------------------------------
 
 
-def test_sqlite_backup_is_a_gzip_of_a_consistent_copy(db, sqlite_db, tmp_path):
+def test_sqlite_backup_is_a_gzip_of_a_consistent_copy(db, sqlite_db, tmp_path, unsandboxed):
     execution = run(backup_job(f"sqlite:///{sqlite_db}"))
 
     assert execution.status == Status.SUCCEEDED, execution.error
@@ -108,7 +108,7 @@ def test_sqlite_backup_is_a_gzip_of_a_consistent_copy(db, sqlite_db, tmp_path):
         copy.close()
 
 
-def test_the_sha256_in_the_result_matches_the_artifact(db, sqlite_db):
+def test_the_sha256_in_the_result_matches_the_artifact(db, sqlite_db, unsandboxed):
     import hashlib
 
     execution = run(backup_job(f"sqlite:///{sqlite_db}"), {"compresslevel": 9})
@@ -161,7 +161,9 @@ def test_postgres_backup_restores_into_an_empty_database(database_url, restore_d
     assert marker in names.splitlines()
 
 
-def test_postgres_over_a_unix_socket_named_in_the_url_query(database_url, postgres_server):
+def test_postgres_over_a_unix_socket_named_in_the_url_query(
+    database_url, postgres_server, unsandboxed
+):
     need("pg_dump", "dumps PostgreSQL databases")
     s = connection.settings_dict
     url = f"postgres://{s['USER']}@/{s['NAME']}?host={postgres_server.data_dir}&port={s['PORT']}"

@@ -128,7 +128,7 @@ def clean_env_for(tmp_path):
         return clean_env(ws, {})
 
 
-def test_a_worker_starts_its_scripts_from_its_fork_server(make_job, worker):
+def test_a_worker_starts_its_scripts_from_its_fork_server(make_job, worker, unsandboxed):
     from scripts_app.models import Trigger
     from scripts_app.runs import dispatch, waiting
 

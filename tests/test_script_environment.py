@@ -7,7 +7,7 @@ import pytest
 
 from scripts_app.models import Status
 from scripts_app.runs import dispatch
-from scripts_app.worker import execution
+from scripts_app.worker import execution, sandboxing
 
 DUMP_ENV = "import os\ndef main(data):\n    return dict(os.environ)\n"
 
@@ -46,10 +46,14 @@ def test_the_script_environment_holds_no_server_secrets(make_job, server_secrets
         assert name not in env
     assert env["REPORT_TITLE"] == "Daily"
     assert env["PARSEQ_RUN_ID"] == str(run.pk)
-    assert env["HOME"].startswith(str(settings.PARSEQ_WORK_DIR))
+    # Its private HOME is in its workspace (sandboxed, as the script sees it there).
+    if sandboxing.state().sandboxed:
+        assert env["HOME"] == "/run/parseq/ws/home"
+    else:
+        assert env["HOME"].startswith(str(settings.PARSEQ_WORK_DIR))
 
 
-def test_the_script_runs_in_its_own_process_group(make_job):
+def test_the_script_runs_in_its_own_process_group(make_job, unsandboxed):
     job = make_job("import os\ndef main(data):\n    return [os.getpid(), os.getpgid(0)]\n")
     run = execution.execute(dispatch.trigger(job, trigger="cli", send=False).pk)
     pid, pgid = run.result

@@ -10,10 +10,13 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from scripts_app.models import Execution, Status
+from scripts_app.models_operations import ProcessHeartbeat
 
 FAILED = [Status.FAILED, Status.TIMED_OUT]
 HOURS = 24
 LIST_LIMIT = 20
+# A worker that beat this recently counts as running (rows are written every 15 s).
+WORKER_SEEN = timedelta(minutes=5)
 
 
 @dataclass
@@ -74,4 +77,14 @@ def overview(now: datetime | None = None) -> dict:
         "failures": list(failures[:LIST_LIMIT]),
         "failures_count": failures.count(),
         "per_hour": runs_per_hour(now),
+        "unsandboxed_workers": unsandboxed_workers(now),
     }
+
+
+def unsandboxed_workers(now: datetime) -> list[str]:
+    """ "host:pid" of the live workers that run uploaded scripts without the sandbox
+    (they say so on their heartbeat row: worker/sandboxing.py)."""
+    rows = ProcessHeartbeat.objects.filter(
+        process="worker", sandboxed=False, beat_at__gte=now - WORKER_SEEN
+    ).order_by("host", "pid")
+    return [f"{row.host}:{row.pid}" for row in rows]

@@ -60,7 +60,7 @@ LAYOUT = [
     ("Notifications", ["notify_on", "notify_emails"]),
     (
         "Environment and secrets",
-        ["env", "secret_names", "secret_name", "secret_value", "remove_secrets"],
+        ["env", "network", "secret_names", "secret_name", "secret_value", "remove_secrets"],
     ),
 ]
 SECRET_INPUTS = {"secret_name", "secret_value", "remove_secrets"}

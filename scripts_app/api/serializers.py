@@ -118,6 +118,7 @@ JOB_FIELDS = [
     "default_params",
     "params_schema",
     "env",
+    "network",
     "requirements",
     "timeout",
     "queue",

@@ -28,6 +28,7 @@ MODULES = (
     "scripts_app.bootstrap",
     "scripts_app.hardening",
     "scripts_app.worker.runner.forkserver",
+    "scripts_app.worker.runner.confine",
 )
 FOLDER = "parseq-runtime"
 INIT = '"""Parseq\'s script-side modules, copied into this environment (no Django here)."""\n'

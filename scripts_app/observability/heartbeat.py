@@ -34,6 +34,9 @@ PROCESSES = ("worker", "scheduler")
 BEAT_EVERY = 5.0  # a worker's beat thread
 DB_EVERY = 15.0
 MAX_AGE = 120.0  # default of healthcheck --max-age
+# Facts about this process its heartbeat row carries, for the admin (a worker sets
+# "sandboxed" at boot: worker/sandboxing.py).
+FACTS: dict[str, object] = {}
 
 
 def host() -> str:
@@ -99,10 +102,11 @@ class Beat:
                 host=host(),
                 process=self.process,
                 pid=self.pid,
-                defaults={"beat_at": now},
+                defaults={"beat_at": now, **FACTS},
                 create_defaults={
                     "beat_at": now,
                     "started_at": datetime.fromtimestamp(self.started, tz=UTC),
+                    **FACTS,
                 },
             )
             if created:  # rows of processes that died without stopping: a day is plenty

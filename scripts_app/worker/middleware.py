@@ -184,13 +184,22 @@ class MailCheck(Middleware):
 class ForkServer(Middleware):
     """Start scripts from a pre-started interpreter in this worker (PARSEQ_FORK_SERVER).
 
-    Warmed up at boot so the first run is fast too — and, when there are code jobs, the
-    Django fork server too, in the background; stopped with the worker.
+    At boot the sandbox is decided first (worker/sandboxing.py: PARSEQ_SANDBOX=bwrap and a
+    failing probe stop the worker here); the server is warmed up, sandboxed or not, so the
+    first run is fast too — and, when there are code jobs, the Django fork server too, in
+    the background; stopped with the worker.
     """
 
     def after_worker_boot(self, broker, worker):
         from django.conf import settings
 
+        from scripts_app.worker import sandboxing
+
+        try:  # first: the sandbox decides which fork server to warm up
+            sandboxing.at_worker_start()
+        except sandboxing.SandboxUnavailable as exc:
+            logger.critical("the worker refuses to start: %s", exc)
+            raise SystemExit(3) from exc
         if not settings.PARSEQ_FORK_SERVER:
             return
         from pathlib import Path
@@ -199,8 +208,9 @@ class ForkServer(Middleware):
         from scripts_app.worker.runner.workspace import Workspace, clean_env
 
         pool.POOL.configure(settings.PARSEQ_ENV_FORK_SERVERS, settings.PARSEQ_ENV_FORK_SERVER_IDLE)
+        warm_env = clean_env(Workspace(Path("/nonexistent")), {})
         try:
-            zygote.enable(warm_env=clean_env(Workspace(Path("/nonexistent")), {}))
+            zygote.enable(*sandboxing.warm_wrapper(warm_env))
         except OSError:
             logger.exception("fork server did not start; scripts start the classic way")
             zygote.disable()

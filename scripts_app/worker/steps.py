@@ -25,6 +25,7 @@ from scripts_app.worker import (
     limits,
     outputs,
     result_file,
+    sandboxing,
     script_cache,
     spool,
 )
@@ -59,7 +60,7 @@ class Run:
 
 def run_in_workspace(run: Run) -> tuple[Verdict, dict]:
     """Workspace in, verdict and stored outputs out; the workspace is gone after."""
-    with WORKSPACES.workspace(Path(settings.PARSEQ_WORK_DIR)) as ws:
+    with WORKSPACES.workspace(Path(settings.PARSEQ_WORK_DIR), sandboxing.owner()) as ws:
         outcome = _run_in(ws, run)
         verdict = judge(outcome, ws, run.execution)
         # The working directory joins outputs/; a result's "file_path" is the mail's file.
@@ -121,8 +122,10 @@ def _spec(ws: Workspace, run: Run, environment: environments.Prepared | None) ->
     )
     if environment is not None:  # its interpreter, its runtime copy, its log line
         environment.apply(spec)
-    if code_runs.is_code(job):
+    if code_runs.is_code(job):  # trusted project code: with Django, not sandboxed
         code_runs.apply(spec, job)
+    else:
+        sandboxing.confine_spec(spec, ws, job.network)  # last: it sees the final paths
     return spec
 
 

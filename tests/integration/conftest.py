@@ -123,6 +123,11 @@ def stack(rabbitmq, s3_server, postgres_server):
         "PARSEQ_LOG_FORMAT": "json",
         "PARSEQ_METRICS": "1",
         "PARSEQ_METRICS_TOKEN": METRICS_TOKEN,
+        # The shared worker runs scripts unsandboxed, as itself: the fault tests follow a
+        # script's host pid and count its runs in a folder outside its workspace. The
+        # sandbox on this path: test_sandbox_production.py (a sandboxed worker of its own).
+        "PARSEQ_SANDBOX": "off",
+        "PARSEQ_SCRIPT_USER": "root",
     }
     run = {"cwd": ROOT, "env": env, "capture_output": True, "text": True, "timeout": 180}
     result = subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], **run)

@@ -42,7 +42,8 @@ import signal
 import socket
 import sys
 
-from scripts_app import bootstrap
+from scripts_app import bootstrap, hardening
+from scripts_app.worker.runner import confine
 
 MAX_REQUEST = 4 * 1024 * 1024
 PR_SET_CHILD_SUBREAPER = 36
@@ -62,12 +63,16 @@ STARTUP_VARS = ("PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")
 class Server:
     """The fork server: serves until the worker (its stdin) goes away."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, confined: bool = False):
         import atexit  # noqa: F401  (for the children's exit)
 
-        from scripts_app import hardening, runtime  # noqa: F401  (for the children)
+        from scripts_app import runtime  # noqa: F401  (for the children)
 
-        hardening.drop_proc_reading_capabilities()  # for good: the children inherit that
+        # Sandboxed (started under bwrap), each child still needs CAP_SYS_ADMIN for its
+        # own namespaces and mounts, and gives it up itself (confine.py) before the
+        # script runs; otherwise once here, for good: the children inherit that.
+        if not confined:
+            hardening.drop_proc_reading_capabilities()
         # Every orphaned descendant of a run becomes this server's child (not init's), so
         # "no child of this server but the running scripts" proves a run left nothing.
         self.adopts = hardening.prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -187,6 +192,11 @@ class Server:
         # No PR_SET_PDEATHSIG: were this server to die, the worker would see the run's
         # connection close and kill the script's group itself (see run_process).
         bootstrap.die_with_worker(CHILD_LIFELINE_FD)
+        if "confine" in request:  # returns in the script's process, in its namespaces
+            confine.enter(request["confine"])
+        elif request.get("run_as"):  # not sandboxed, as root: the script user
+            hardening.prctl(confine.PR_SET_NO_NEW_PRIVS, 1)
+            hardening.drop_to_user(*request["run_as"])
         os.chdir(request["cwd"])
         env = request["env"]
         env["PARSEQ_LIFELINE_FD"] = str(CHILD_LIFELINE_FD)
@@ -286,4 +296,4 @@ def _exit_code(code) -> int:
 
 
 if __name__ == "__main__":
-    Server(sys.argv[1]).serve()
+    Server(sys.argv[1], confined="--confined" in sys.argv[2:]).serve()

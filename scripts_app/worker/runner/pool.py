@@ -53,7 +53,10 @@ class Pool:
             if server is None:  # new (one that died is restarted in place)
                 if not self._make_room(retired):
                     return None
-                server = Zygote(dict(key.env), key.interpreter, hold() if hold else None)
+                held = hold() if hold else None
+                server = Zygote(
+                    key.server_env(), key.interpreter, held, module=key.module, wrapper=key.wrapper
+                )
                 zygote.SERVERS[key] = server
                 self._start_sweeper()
             server.starting = True
@@ -131,8 +134,11 @@ def server_for_run(
     interpreter: str = sys.executable,
     hold: Callable[[], Any] | None = None,
     module: str = zygote.SERVER_MODULE,
+    wrapper: tuple[str, ...] = (),
 ) -> Zygote | None:
     """The server to fork this run from; None to spawn it (its environment's server is
-    not warm yet). ``hold`` makes what a new environment server keeps while it lives."""
-    key = ServerKey.for_run(env, interpreter, module)
+    not warm yet). ``hold`` makes what a new environment server keeps while it lives;
+    ``module``: the server's module (the Django one for code jobs); ``wrapper``: a
+    sandboxed server's bwrap command."""
+    key = ServerKey.for_run(env, interpreter, module, wrapper)
     return POOL.warm(key, hold) if key.pooled else zygote.server_for(key)

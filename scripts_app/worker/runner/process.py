@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from scripts_app.worker.runner import pool, zygote
+from scripts_app.worker.runner import bwrap, pool, zygote
 
 logger = logging.getLogger(__name__)
 CHUNK = 64 * 1024
@@ -42,9 +42,13 @@ class ProcessSpec:
     fork_server: bool = False
     # The Python that runs the script (a spawned one, or its fork server's).
     interpreter: str = sys.executable
-    # A command the interpreter runs under (e.g. a sandbox: ("bwrap", …)). A wrapped run
-    # is always spawned: no fork server runs under a wrapper (yet).
+    # A command the interpreter runs under. A wrapped run is always spawned.
     wrapper: tuple[str, ...] = ()
+    # The run's sandbox (worker/sandboxing.py): its fork server runs under bwrap, or
+    # the spawned run does; the script sees its workspace at confine.WORKSPACE.
+    confine: bwrap.Confinement | None = None
+    # The script user (uid, gid) a root worker's script runs as (PARSEQ_SCRIPT_USER).
+    run_as: tuple[int, int] | None = None
     # What a new fork server of a script environment's interpreter keeps while it lives
     # (the environment's in-use lock, so the environment is not evicted under it).
     server_hold: Callable[[], object] | None = None
@@ -126,8 +130,11 @@ class SpawnedScript:
 
     POLL_SECONDS = 0.005
 
-    def __init__(self, popen: subprocess.Popen):
+    def __init__(self, popen: subprocess.Popen, wrapped_signals: bool = False):
         self.popen = popen
+        # Under bwrap a script killed by signal N is reported as exit code 128 + N (its
+        # convention): read back as Popen's -N (an exit(128 + N) of its own reads the same).
+        self.wrapped_signals = wrapped_signals
         self.pid = popen.pid
         self.stdout = popen.stdout
         self.returncode: int | None = None
@@ -137,7 +144,10 @@ class SpawnedScript:
     def poll(self) -> int | None:
         if self.returncode is None and self._exited(block=False):
             kill_group(self.pid, signal.SIGKILL)
-            self.returncode = self.popen.wait()
+            code = self.popen.wait()
+            if self.wrapped_signals and 128 < code < 128 + signal.NSIG:
+                code = 128 - code
+            self.returncode = code
             self.group_gone = True
         return self.returncode
 
@@ -162,26 +172,69 @@ class SpawnedScript:
 def spawn(spec: ProcessSpec, lifeline_fd: int) -> SpawnedScript | zygote.ZygoteProcess:
     if not spec.wrapper and (spec.fork_server or zygote.enabled()):
         try:
-            server = pool.server_for_run(
-                spec.env, spec.interpreter, spec.server_hold, spec.server_module
-            )
+            server = _server(spec)
             if server is not None and server.accepts(spec.env):
-                return server.spawn(spec.script, spec.workdir, spec.env, lifeline_fd)
+                return server.spawn(spec.script, spec.workdir, spec.env, lifeline_fd, _extra(spec))
         except Exception as exc:  # the fork server failed: start this run the classic way
             logger.warning("fork server unavailable (%r); spawning the script", exc)
     env = {**spec.env, "PARSEQ_LIFELINE_FD": str(lifeline_fd)}
-    popen = subprocess.Popen(
-        [*spec.wrapper, spec.interpreter, "-u", "-m", spec.child_module, str(spec.script)],
-        cwd=spec.workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # own session and process group: pgid == pid
-        pass_fds=(lifeline_fd,),
-        close_fds=True,
+    if spec.run_as:
+        env["PARSEQ_RUN_AS"] = "{}:{}".format(*spec.run_as)
+    wrapper, script, fds = list(spec.wrapper), str(spec.script), [lifeline_fd]
+    if spec.confine is not None:
+        # bwrap's options through a pipe (--args), not its command line: its init, the
+        # run's pid 1, would show the workspace's host path in /proc/1/cmdline.
+        options = bwrap.run_args(spec.confine, spec.interpreter)
+        fds.append(_options_pipe(options[1:]))
+        wrapper, script = [options[0], "--args", str(fds[-1])], spec.confine.view(script)
+    try:
+        popen = subprocess.Popen(
+            [*wrapper, spec.interpreter, "-u", "-m", spec.child_module, script],
+            cwd=spec.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own session and process group: pgid == pid
+            pass_fds=fds,
+            close_fds=True,
+        )
+    finally:
+        for fd in fds[1:]:
+            os.close(fd)
+    return SpawnedScript(popen, wrapped_signals=spec.confine is not None)
+
+
+def _options_pipe(options: list[str]) -> int:
+    """A pipe's read end holding ``options`` NUL-separated (a few KiB: within its buffer)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"".join(option.encode() + b"\0" for option in options))
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def _server(spec: ProcessSpec) -> zygote.Zygote | None:
+    wrapper = ()
+    if spec.confine is not None:  # a sandboxed server (a key of its own)
+        wrapper = bwrap.server_args(spec.confine.profile, spec.interpreter)
+    return pool.server_for_run(
+        spec.env, spec.interpreter, spec.server_hold, spec.server_module, wrapper
     )
-    return SpawnedScript(popen)
+
+
+def _extra(spec: ProcessSpec) -> dict:
+    """The request's sandbox part: the child's namespaces, paths as the script sees
+    them, the script user."""
+    if spec.confine is not None:
+        view = spec.confine.view
+        return {
+            "confine": spec.confine.request(spec.run_as),
+            "script": view(str(spec.script)),
+            "cwd": view(str(spec.workdir)),
+        }
+    return {"run_as": spec.run_as} if spec.run_as else {}
 
 
 def run_process(

@@ -28,6 +28,9 @@ class Workspace:
     root: Path
     # Set when no process of its run can be left to write here (see WorkspacePool).
     reusable: bool = False
+    # The script user's (uid, gid) when a root worker runs scripts as another user: it
+    # owns the root and the folders (the worker, root, still reads and removes them).
+    owner: tuple[int, int] | None = None
 
     @cached_property
     def script(self) -> Path:
@@ -135,10 +138,13 @@ def workspace(base: Path, prefix: str) -> Iterator[Workspace]:
         shutil.rmtree(ws.root, ignore_errors=True)
 
 
-def _create(base: Path, prefix: str) -> Workspace:
-    ws = Workspace(Path(tempfile.mkdtemp(prefix=prefix, dir=base)))
+def _create(base: Path, prefix: str, owner: tuple[int, int] | None = None) -> Workspace:
+    ws = Workspace(Path(tempfile.mkdtemp(prefix=prefix, dir=base)), owner=owner)
     for folder in ws.folders:
         folder.mkdir(mode=FOLDER_MODE)
+    if owner is not None:
+        for path in (ws.root, *ws.folders):
+            os.chown(path, *owner)
     return ws
 
 
@@ -163,19 +169,19 @@ class WorkspacePool:
         self.idle: dict[Path, list[Workspace]] = {}
 
     @contextmanager
-    def workspace(self, base: Path) -> Iterator[Workspace]:
+    def workspace(self, base: Path, owner: tuple[int, int] | None = None) -> Iterator[Workspace]:
         with self.lock:
-            idle = self.idle.get(base)
+            idle = self.idle.get((base, owner))
             ws = idle.pop() if idle else None
         if ws is None or not ws.root.is_dir():  # removed meanwhile: start afresh
             base.mkdir(parents=True, exist_ok=True)
-            ws = _create(base, "run-")
+            ws = _create(base, "run-", owner)
         try:
             yield ws
         finally:
-            self._give_back(base, ws)
+            self._give_back((base, owner), ws)
 
-    def _give_back(self, base: Path, ws: Workspace) -> None:
+    def _give_back(self, base: tuple, ws: Workspace) -> None:
         reusable, ws.reusable = ws.reusable, False
         if reusable and _emptied(ws):
             with self.lock:
@@ -199,25 +205,26 @@ CONTROL_FILES = ("params.json", "result.json", "error.json", "log.txt")
 
 def _emptied(ws: Workspace) -> bool:
     """Remove the files Parseq wrote; True if the workspace is then as it was created."""
+    uid = ws.owner[0] if ws.owner else os.geteuid()
     try:
-        if not (_pristine(ws.root) and _pristine(ws.control)):
+        if not (_pristine(ws.root, uid) and _pristine(ws.control, uid)):
             return False
         _unlink(ws.script)
         for name in CONTROL_FILES:
             _unlink(ws.control / name)
         if set(os.listdir(ws.root)) != {folder.name for folder in ws.folders}:
             return False
-        return all(_pristine(folder) and not os.listdir(folder) for folder in ws.folders)
+        return all(_pristine(folder, uid) and not os.listdir(folder) for folder in ws.folders)
     except OSError:
         return False
 
 
-def _pristine(path: Path) -> bool:
-    """A real directory (not a symlink) of this user, with the mode it was created with."""
+def _pristine(path: Path, uid: int) -> bool:
+    """A real directory (not a symlink) of its owner, with the mode it was created with."""
     info = os.lstat(path)
     return (
         stat.S_ISDIR(info.st_mode)
-        and info.st_uid == os.geteuid()
+        and info.st_uid == uid
         and stat.S_IMODE(info.st_mode) == FOLDER_MODE
     )
 

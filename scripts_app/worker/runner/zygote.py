@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -49,13 +50,18 @@ class ServerKey:
     interpreter: str
     env: tuple[tuple[str, str], ...]  # the start-up variables (BASE_VARS) of the run
     module: str = SERVER_MODULE  # the server's module (python -m MODULE SOCKET)
+    wrapper: tuple[str, ...] = ()  # a sandboxed server's bwrap command (runner/bwrap.py)
 
     @classmethod
     def for_run(
-        cls, env: dict[str, str], interpreter: str = sys.executable, module: str = SERVER_MODULE
+        cls,
+        env: dict[str, str],
+        interpreter: str = sys.executable,
+        module: str = SERVER_MODULE,
+        wrapper: tuple = (),
     ) -> ServerKey:
         start = tuple(sorted((n, env[n]) for n in BASE_VARS if n in env))
-        return cls(interpreter, start, module)
+        return cls(interpreter, start, module, tuple(wrapper))
 
     @property
     def inherits_environment(self) -> bool:
@@ -139,12 +145,14 @@ class Zygote:
         interpreter: str = sys.executable,
         hold: Any = None,
         module: str = SERVER_MODULE,
+        wrapper: tuple[str, ...] = (),
     ):
         import threading
 
         self.base_env = base_env
         self.interpreter = interpreter
         self.module = module
+        self.wrapper = wrapper
         self.hold = hold
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
@@ -174,8 +182,15 @@ class Zygote:
                 raise OSError("the fork server was retired")
             folder = tempfile.mkdtemp(prefix="parseq-zygote-")
             self.path = os.path.join(folder, "sock")
+            command = [self.interpreter, "-u", "-m", self.module, self.path]
+            if self.wrapper:  # sandboxed: it sees its socket folder at SOCKET_DIR
+                from scripts_app.worker.runner import bwrap, confine
+
+                inside = os.path.join(confine.SOCKET_DIR, "sock")
+                command = [*self.wrapper, *bwrap.socket_args(folder), *command[:-1], inside]
+                command.append("--confined")
             process = subprocess.Popen(
-                [self.interpreter, "-u", "-m", self.module, self.path],
+                command,
                 env=self.base_env,
                 cwd=folder,
                 stdin=subprocess.PIPE,  # its lifeline: EOF when this process dies
@@ -194,28 +209,39 @@ class Zygote:
             self.process = process  # running() from now on: it accepts runs
             return self.path
 
-    def spawn(self, script: Path, workdir: Path, env: dict[str, str], lifeline_fd: int):
+    def spawn(
+        self,
+        script: Path,
+        workdir: Path,
+        env: dict[str, str],
+        lifeline_fd: int,
+        extra: dict | None = None,
+    ):
         with self.lock:  # counted before forking, so the pool never retires it under a run
             if self.retired:
                 raise OSError("the fork server was retired")
             self.active += 1
         try:
-            pid, conn, stdout = self._fork(script, workdir, env, lifeline_fd)
+            pid, conn, stdout = self._fork(script, workdir, env, lifeline_fd, extra or {})
         except BaseException:
             self._finished()
             raise
         return ZygoteProcess(pid, conn, stdout, self._finished)
 
-    def _fork(self, script: Path, workdir: Path, env: dict[str, str], lifeline_fd: int):
+    def _fork(self, script, workdir, env: dict[str, str], lifeline_fd: int, extra: dict):
         path = self._ensure()
         read_end, write_end = os.pipe()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The kernel stamps the child's "pid" answer with its pid as this process sees
+        # it: a sandboxed server's children have other numbers in its PID namespace.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         try:
             conn.connect(path)
-            request = json.dumps({"script": str(script), "cwd": str(workdir), "env": env})
+            request = {"script": str(script), "cwd": str(workdir), "env": env, **extra}
             fds = array.array("i", [write_end, lifeline_fd])
-            conn.sendmsg([request.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
-            answer = conn.recv(64)
+            message = [json.dumps(request).encode()]
+            conn.sendmsg(message, [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+            answer, sender = _answer(conn)
         except OSError:
             conn.close()
             os.close(read_end)
@@ -226,7 +252,8 @@ class Zygote:
             conn.close()
             os.close(read_end)
             raise OSError("the script fork server refused the run")
-        return int(answer.split()[1]), conn, os.fdopen(read_end, "rb", buffering=0)
+        pid = sender or int(answer.split()[1])
+        return pid, conn, os.fdopen(read_end, "rb", buffering=0)
 
     def _finished(self) -> None:
         with self.lock:
@@ -261,6 +288,19 @@ class Zygote:
                 self.hold = None
 
 
+UCRED = struct.Struct("3i")  # pid, uid, gid
+
+
+def _answer(conn: socket.socket) -> tuple[bytes, int | None]:
+    """The child's answer and its pid in this process's PID namespace (None if the
+    kernel attached no credentials)."""
+    data, ancdata, _flags, _addr = conn.recvmsg(64, socket.CMSG_SPACE(UCRED.size))
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            return data, UCRED.unpack(payload[: UCRED.size])[0]
+    return data, None
+
+
 # The one registry of this process's fork servers, by key; the pool (pool.py) keeps its
 # servers here too, under the same lock.
 SERVERS: dict[ServerKey, Zygote] = {}
@@ -268,13 +308,13 @@ SERVERS_LOCK = _thread.allocate_lock()  # threading.Lock(), without importing th
 _enabled = False
 
 
-def enable(warm_env: dict[str, str] | None = None) -> None:
+def enable(warm_env: dict[str, str] | None = None, wrapper: tuple[str, ...] = ()) -> None:
     """Use fork servers for every run in this process (a worker; see ForkServer
     middleware). One-shot processes such as ``manage.py <slug>`` do not enable them."""
     global _enabled
     _enabled = True
     if warm_env is not None:
-        for_env(warm_env)._ensure()
+        server_for(ServerKey.for_run(warm_env, sys.executable, wrapper=wrapper))._ensure()
 
 
 def disable() -> None:
@@ -302,5 +342,7 @@ def server_for(key: ServerKey) -> Zygote:
     """The fork server of ``key`` in this process (one per key), started when used."""
     with SERVERS_LOCK:
         if key not in SERVERS:
-            SERVERS[key] = Zygote(key.server_env(), key.interpreter, module=key.module)
+            SERVERS[key] = Zygote(
+                key.server_env(), key.interpreter, module=key.module, wrapper=key.wrapper
+            )
         return SERVERS[key]
