@@ -125,13 +125,16 @@ def test_forked_runs_never_share_the_servers_database_connection(forked):
     assert a["parent"] == server.process.pid
 
 
-def test_a_task_job_without_the_task_backend_fails_clearly(forked):
+def test_a_task_job_whose_function_is_gone_fails_naming_it(forked):
     job = Job.objects.create(
-        slug="a-task", name="A task", kind=JobKind.TASK, entrypoint="tests.tasks:nothing"
+        slug="a-task",
+        name="A task",
+        kind=JobKind.TASK,
+        entrypoint="tests.tasks_app.tasks:no_such_task",
     )
     done = execution.execute(dispatch.trigger(job, trigger=Trigger.TASK, send=False).pk)
     assert done.status == Status.FAILED
-    assert "scripts_app.code.taskcall" in done.error
+    assert "no_such_task" in done.error
 
 
 def test_cancelling_a_running_code_job_kills_it_and_its_child(forked, worker, tmp_path):

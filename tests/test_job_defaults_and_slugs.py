@@ -95,6 +95,7 @@ def test_the_admin_makes_a_missing_slug_from_the_name_the_same_way(alice, client
             "queue": "default",
             "misfire_policy": "coalesce",
             "overlap_policy": "skip",
+            "network": "on",
             "max_retries": "0",
             "retry_backoff": "30",
             "notify_on": "never",

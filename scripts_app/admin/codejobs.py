@@ -48,6 +48,12 @@ class CodeJobFields(environments.EnvironmentFields):
 
     @admin.display(description="Settings from the code")
     def code_fields(self, job):
+        if job.kind == JobKind.TASK:
+            return format_html(
+                "A task of Django's task API: each <code>enqueue()</code> records a run "
+                "here; its arguments are the run's params (<code>{}</code>).",
+                '{"args": [...], "kwargs": {...}}',
+            )
         owned = registry.code_owned_fields(job.slug)
         if not owned:
             return "None: this job is no longer in the code (syncjobs disabled it)."

@@ -2,8 +2,8 @@
 
 ``function(data)`` for ``@job``, ``Class().run(data)`` for ``BaseJob``; a task (kind
 ``task``) goes through ``scripts_app.code.taskcall.run_task`` (the Django task API's
-side). As for scripts (``bootstrap.run``), ``None`` becomes ``{}`` and a result that is
-not JSON fails the run saying so.
+side). As for scripts (``bootstrap.run``), ``None`` becomes ``{}`` (a task's stays
+``None``) and a result that is not JSON fails the run saying so.
 """
 
 from __future__ import annotations
@@ -39,15 +39,8 @@ def resolve(entrypoint: str) -> Any:
 def call(kind: str, entrypoint: str, params: dict, context: dict | None = None) -> Any:
     """Run the code job (or task) ``entrypoint`` with ``params``; what it returned."""
     if kind == KIND_TASK:
-        try:
-            taskcall = importlib.import_module("scripts_app.code.taskcall")
-        except ModuleNotFoundError as exc:
-            if exc.name != "scripts_app.code.taskcall":
-                raise
-            raise EntrypointError(
-                "task jobs need scripts_app.code.taskcall (the Django task API backend), "
-                "which this installation does not have"
-            ) from None
+        from scripts_app.code import taskcall
+
         return taskcall.run_task(entrypoint, params, context or {})
     if kind != KIND_CODE:
         raise EntrypointError(f"a {kind!r} job is not run as code")
@@ -59,9 +52,10 @@ def call(kind: str, entrypoint: str, params: dict, context: dict | None = None) 
     return target(params)
 
 
-def encode_result(result: Any) -> str:
-    """The result file's text; TypeError when the result is not JSON."""
-    if result is None:  # seed 003: "a dict (or None, which becomes an empty {})"
+def encode_result(result: Any, kind: str = KIND_CODE) -> str:
+    """The result file's text; TypeError when the result is not JSON. A task's None stays
+    None (Django's task API: ``return_value`` is what the function returned)."""
+    if result is None and kind != KIND_TASK:  # seed 003: "None becomes an empty {}"
         result = {}
     try:
         return json.dumps(result)

@@ -35,7 +35,9 @@ def run_code() -> int:
     try:
         context = {"run_id": runtime.run_id(), "job": runtime.job_slug()}
         kind, entrypoint = os.environ["PARSEQ_JOB_KIND"], os.environ["PARSEQ_ENTRYPOINT"]
-        encoded = invoke.encode_result(invoke.call(kind, entrypoint, runtime.params(), context))
+        encoded = invoke.encode_result(
+            invoke.call(kind, entrypoint, runtime.params(), context), kind
+        )
     except SystemExit as exc:
         if exc.code not in (None, 0):
             _write("PARSEQ_ERROR_FILE", {"error": str(exc.code)})
