@@ -118,6 +118,20 @@ FILES = {
             name = models.CharField(max_length=100)
             count = models.IntegerField(default=0)
     """,
+    # A code job of the host app: its own model, through the ORM, on the worker.
+    "inventory/jobs.py": """
+        from scripts_app import job
+
+        from inventory.models import Item
+
+
+        @job(slug="count-item", timeout=60)
+        def count_item(data):
+            item, _ = Item.objects.get_or_create(name=data["name"])
+            item.count += 1
+            item.save()
+            return {"name": item.name, "count": item.count}
+    """,
     # A script named by path (PARSEQ_SCRIPTS_DIR defaults to BASE_DIR / "parsers").
     "parsers/double.py": """
         def main(params):
@@ -210,6 +224,8 @@ class HostProject:
         return result
 
     def start_worker(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            return  # one worker for the module's tests
         self.worker = subprocess.Popen(
             [str(self.python), "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
             cwd=self.root,

@@ -101,6 +101,22 @@ def test_a_host_project_runs_a_job_end_to_end_on_a_worker(host):
     assert json.loads(run.stdout) == {"doubled": 42}
 
 
+def test_a_host_projects_code_job_writes_its_own_model_on_the_worker(host):
+    listed = host.manage("syncjobs").stdout  # migrate synced it already: nothing to do
+    assert "0 created" in listed, listed
+    host.start_worker()
+    run = host.manage("count-item", "--enqueue", "--params", '{"name": "bolt"}', check=False)
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n{host.worker_log()}"
+    assert json.loads(run.stdout) == {"name": "bolt", "count": 1}
+    counted = host.manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from inventory.models import Item; print(Item.objects.get(name='bolt').count)",
+    )
+    assert counted.stdout.strip().splitlines()[-1] == "1"
+
+
 def test_a_hand_written_broker_setting_without_parseqs_middleware_fails_the_check(host):
     host.add_file(
         "hostsite/bad_settings.py",
