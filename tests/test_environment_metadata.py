@@ -77,6 +77,7 @@ def test_the_runtime_copy_holds_only_the_script_side_modules_and_no_django():
         "scripts_app/worker/__init__.py",
         "scripts_app/worker/runner/__init__.py",
         "scripts_app/worker/runner/forkserver.py",
+        "scripts_app/worker/runner/confine.py",
     }
     for path, data in files.items():
         imported = set()

@@ -104,7 +104,7 @@ def main(data):
 """
 
 
-def test_a_worker_retries_until_the_run_succeeds(make_job, worker, tmp_path):
+def test_a_worker_retries_until_the_run_succeeds(make_job, worker, tmp_path, unsandboxed):
     job = make_job(FLAKY, max_retries=3, retry_backoff=1)
     first = dispatch.trigger(job, params={"counter": str(tmp_path / "n")}, trigger=Trigger.API)
     deadline = time.monotonic() + 30

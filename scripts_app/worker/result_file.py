@@ -15,6 +15,7 @@ import os
 import shutil
 from pathlib import Path, PurePosixPath
 
+from scripts_app.worker.runner.confine import WORKSPACE
 from scripts_app.worker.runner.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ def _inside(ws: Workspace, where: str) -> Path | None:
     """``where`` relative to the workspace root, if it is a regular file in it that no
     symbolic link leads to and that is not Parseq's (the script, control files)."""
     root = ws.root.resolve()
+    if where == WORKSPACE or where.startswith(WORKSPACE + "/"):  # as a sandboxed script saw it
+        where = where[len(WORKSPACE) :].lstrip("/") or "."
     path = Path(os.path.normpath(root / where))  # an absolute ``where`` replaces the root
     try:
         relative = path.relative_to(root)

@@ -42,8 +42,8 @@ import signal
 import socket
 import sys
 
+import scripts_app.worker.runner.confine as confine
 from scripts_app import bootstrap, hardening
-from scripts_app.worker.runner import confine
 
 MAX_REQUEST = 4 * 1024 * 1024
 PR_SET_CHILD_SUBREAPER = 36
