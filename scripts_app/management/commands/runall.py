@@ -15,6 +15,10 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from scripts_app import hardening
+
+PR_SET_CHILD_SUBREAPER = 36
+
 
 class Command(BaseCommand):
     help = "Serve web + worker + scheduler (embedded defaults) until Ctrl-C."
@@ -35,6 +39,9 @@ class Command(BaseCommand):
         }
 
     def handle(self, *args, port: str, host: str, threads: int, **options):
+        # Orphans of the children (a sandboxed fork server's bwrap whose parent a lifeline
+        # kill took first) become ours to reap, not init's: some inits never reap them.
+        hardening.prctl(PR_SET_CHILD_SUBREAPER, 1)
         children = {
             name: subprocess.Popen(argv)
             for name, argv in self.commands(host, port, threads).items()
@@ -71,4 +78,16 @@ class Command(BaseCommand):
                 self.stderr.write(f"{name} did not stop in {grace} s; killing it")
                 proc.kill()
                 proc.wait()
+        reap_orphans(deadline=time.monotonic() + 5)
         self.stdout.write("Parseq stopped.")
+
+
+def reap_orphans(deadline: float) -> None:
+    """Wait for the descendants left to us (subreaper), until none is left or the deadline."""
+    while time.monotonic() < deadline:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # none left
+        if pid == 0:
+            time.sleep(0.05)
