@@ -59,8 +59,13 @@ class LocalRelay(Middleware):
         self.stopping = threading.Event()
 
     def after_worker_boot(self, broker, worker):
+        # A broker outlives its workers (tests start several in one process): each worker
+        # gets a relay of its own, not the last one's stop signal.
+        self.stopping = threading.Event()
+        with self.lock:
+            self.in_flight.clear()
         threading.Thread(
-            target=self._loop, args=(broker,), name="parseq-relay", daemon=True
+            target=self._loop, args=(broker, self.stopping), name="parseq-relay", daemon=True
         ).start()
 
     def before_worker_shutdown(self, broker, worker):
@@ -79,10 +84,10 @@ class LocalRelay(Middleware):
             with self.lock:
                 self.in_flight.discard(message.args[0])
 
-    def _loop(self, broker) -> None:
+    def _loop(self, broker, stopping: threading.Event) -> None:
         from django.db import close_old_connections
 
-        while not self.stopping.wait(self.POLL_SECONDS):
+        while not stopping.wait(self.POLL_SECONDS):
             try:
                 self.pump()
             except Exception:  # keep relaying through a database hiccup
