@@ -102,6 +102,31 @@ def test_the_backup_job_gets_the_servers_database_as_a_secret_and_mails_the_admi
     assert job.notify_emails == ""  # empty means settings.ADMINS
 
 
+def test_a_sqlite_backup_job_is_not_made_where_sandboxed_scripts_cannot_see_the_file(
+    db, monkeypatch, settings
+):
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/parseq/var/db.sqlite3"}
+    monkeypatch.setitem(demo.SECRET_SOURCES, "database_url", lambda: url_for(sqlite))
+    settings.PARSEQ_SANDBOX = "bwrap"  # as `make run` decides where bubblewrap works
+    need("bwrap", "the sandbox decides whether the backup job can read the file")
+    err = StringIO()
+
+    call_command("loaddemo", stdout=StringIO(), stderr=err)
+
+    assert err.getvalue() == f"skipped demo job db-backup: {demo.HIDDEN_FILE}\n"
+    assert not Job.objects.filter(slug="db-backup").exists()
+    settings.PARSEQ_SANDBOX = "off"  # unsandboxed scripts see it: the job is made
+    call_command("loaddemo", stdout=StringIO(), stderr=StringIO())
+    assert Job.objects.filter(slug="db-backup").exists()
+
+
+def test_a_postgres_backup_job_is_made_sandboxed_or_not(db):
+    if not demo.database_url().startswith("postgres"):
+        pytest.skip("the suite runs on SQLite here (PostgreSQL is not installed)")
+    loaded = load_demo_jobs(server_files_visible=False)
+    assert "db-backup" in loaded.created and loaded.skipped == {}
+
+
 def test_the_backup_job_is_skipped_with_a_reason_on_an_engine_it_cannot_dump(db, monkeypatch):
     mysql = {"ENGINE": "django.db.backends.mysql", "NAME": "parseq"}
     monkeypatch.setitem(demo.SECRET_SOURCES, "database_url", lambda: url_for(mysql))

@@ -77,13 +77,28 @@ def _secret_values(slug: str, wanted: dict[str, str]) -> dict[str, str]:
     return values
 
 
+# Why the backup demo is not made where scripts are sandboxed and the database is a file.
+HIDDEN_FILE = (
+    "it would back up the SQLite file of this server, which sandboxed scripts cannot "
+    "see (it holds every API token); with PostgreSQL it dumps over the network, or set "
+    "PARSEQ_SANDBOX=off"
+)
+
+
+def _reads_server_files(secret_values: dict[str, str]) -> bool:
+    return any(value.startswith("sqlite:") for value in secret_values.values())
+
+
 @transaction.atomic
-def load_demo_jobs(parsers_dir: Path | None = None) -> DemoLoad:
+def load_demo_jobs(
+    parsers_dir: Path | None = None, *, server_files_visible: bool = True
+) -> DemoLoad:
     """Create the demo jobs that do not exist yet; never touch ones that do.
 
     Returns the created and kept slugs, so running it twice changes nothing, and the
     ones skipped because this server cannot provide their secrets (e.g. the backup job
-    on a database engine it cannot dump).
+    on a database engine it cannot dump, or on a SQLite file that sandboxed scripts —
+    ``server_files_visible=False`` — cannot read).
     """
     from scripts_app.jobs.secrets import set_secret
 
@@ -98,6 +113,9 @@ def load_demo_jobs(parsers_dir: Path | None = None) -> DemoLoad:
             secret_values = _secret_values(slug, fields.pop("secrets", {}))
         except ValueError as exc:
             result.skipped[slug] = str(exc)
+            continue
+        if not server_files_visible and _reads_server_files(secret_values):
+            result.skipped[slug] = HIDDEN_FILE
             continue
         job = Job(**fields)
         job.full_clean()
