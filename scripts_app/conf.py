@@ -76,6 +76,11 @@ def parseq_settings(base_dir: Path, data_dir: Path) -> dict[str, Any]:
     PARSEQ_HEARTBEAT_DIR = data_dir / "heartbeats"
     # RabbitMQ (amqp://…); unset: the in-process broker (dramatiq_broker()).
     PARSEQ_BROKER_URL = env_url("PARSEQ_BROKER_URL", ("amqp", "amqps"))
+    # RabbitMQ priority levels of the queues (x-max-priority; 0 = none): runs of a higher
+    # priority (Django's task API) are delivered first. RabbitMQ cannot change a queue's
+    # arguments: set it before the queues exist, or delete them (they refill from the
+    # database's queued runs by the scheduler's re-send).
+    PARSEQ_BROKER_MAX_PRIORITY = env_int("PARSEQ_BROKER_MAX_PRIORITY", 0, minimum=0)
     # Triggers over HTTP and the API (per user or address): DRF's rate syntax.
     PARSEQ_TRIGGER_THROTTLE = env_str("PARSEQ_TRIGGER_THROTTLE", "120/min")
     # Fernet keys for job secrets, comma-separated, newest first; empty = derived from
@@ -203,9 +208,12 @@ def dramatiq_broker(url: str | None = None, *, metrics: bool | None = None) -> d
         )
     middleware = [*WORKER_MIDDLEWARE, *([WORKER_METRICS] if metrics else [])]
     if url:
+        options = {"url": url, "confirm_delivery": True}
+        if levels := env_int("PARSEQ_BROKER_MAX_PRIORITY", 0, minimum=0):
+            options["max_priority"] = min(levels, 255)
         return {
             "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
-            "OPTIONS": {"url": url, "confirm_delivery": True},
+            "OPTIONS": options,
             "MIDDLEWARE": middleware,
         }
     return {

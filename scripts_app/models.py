@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -228,6 +228,8 @@ class Execution(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # Higher starts first among runs due at the same time (Django's task API: -100…100).
+    priority = models.SmallIntegerField(default=0)
     # The triggering request's id (django-structlog), so the worker's lines carry it
     # whichever way the run reaches it (a message, or the embedded relay's database read).
     request_id = models.CharField(max_length=64, blank=True, editable=False)
@@ -256,6 +258,14 @@ class Execution(models.Model):
             ),
             models.Index(fields=["job", "-created_at", "-id"], name="exec_job_idx"),
             models.Index(fields=["status", "created_at"], name="exec_status_idx"),
+            # The queued runs that may start, highest priority first (runs/concurrency.py).
+            models.Index(
+                F("priority").desc(),
+                "created_at",
+                "id",
+                condition=Q(status=Status.QUEUED),
+                name="exec_queued_order_idx",
+            ),
             models.Index(fields=["-created_at", "-id"], name="exec_newest_idx"),
             # /metrics: runs finished since the last fold (observability/tallies.py) ...
             models.Index(

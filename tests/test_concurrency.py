@@ -55,7 +55,7 @@ def test_the_global_cap_holds_across_jobs(make_job, settings):
     assert concurrency.claim(c.pk, "w2") is False
     assert concurrency.startable() == []
     Execution.objects.filter(pk=a.pk).update(status=Status.SUCCEEDED)
-    assert concurrency.startable() == [(c.pk, "default")]
+    assert concurrency.startable() == [(c.pk, "default", 0)]
     assert concurrency.claim(c.pk, "w2") is True
 
 
@@ -79,7 +79,7 @@ def test_a_capped_job_does_not_hold_up_other_jobs(make_job, settings):
     running, waiting = queued(capped, 2)
     concurrency.claim(running.pk, "w1")
     other = queued(make_job(slug="other"))[0]
-    assert concurrency.startable() == [(other.pk, "default")]
+    assert concurrency.startable() == [(other.pk, "default", 0)]
     assert concurrency.claim(other.pk, "w1") is True
     assert status(waiting) == Status.QUEUED
 

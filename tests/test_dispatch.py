@@ -12,7 +12,7 @@ from scripts_app.runs import dispatch
 def sent(monkeypatch):
     calls = []
 
-    def fake_publish(execution_id, queue="default", delay_ms=None):
+    def fake_publish(execution_id, queue="default", delay_ms=None, priority=0):
         # At publish time the run must already be committed and visible.
         calls.append((execution_id, queue, Execution.objects.filter(pk=execution_id).exists()))
 
@@ -71,7 +71,7 @@ def test_a_worker_that_drops_the_message_at_once_leaves_the_run_marked_unsent(
     # that must stick, or the re-send would wait for the long "confirmed" window.
     from scripts_app.worker import execution
 
-    def consumed_and_dropped(execution_id, queue="default", delay_ms=None):
+    def consumed_and_dropped(execution_id, queue="default", delay_ms=None, priority=0):
         execution._mark_unsent(execution_id)
 
     monkeypatch.setattr("scripts_app.runs.sending.publish", consumed_and_dropped)
@@ -84,7 +84,7 @@ def test_a_worker_that_drops_the_message_at_once_leaves_the_run_marked_unsent(
 def test_a_failed_publish_leaves_the_run_unsent(transactional_db, make_job, monkeypatch):
     from dramatiq.errors import ConnectionClosed
 
-    def broker_down(execution_id, queue="default", delay_ms=None):
+    def broker_down(execution_id, queue="default", delay_ms=None, priority=0):
         raise ConnectionClosed(OSError("down"))
 
     monkeypatch.setattr("scripts_app.runs.sending.publish", broker_down)

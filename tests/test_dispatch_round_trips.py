@@ -19,7 +19,7 @@ def published(monkeypatch):
     """(execution id, its sent_at and whether a transaction was open) at each publish."""
     calls = []
 
-    def fake_publish(execution_id, queue="default", delay_ms=None):
+    def fake_publish(execution_id, queue="default", delay_ms=None, priority=0):
         sent_at = Execution.objects.filter(pk=execution_id).values_list("sent_at", flat=True)
         calls.append((execution_id, sent_at.get(), connection.in_atomic_block))
 
@@ -38,7 +38,8 @@ def no_reading(*args, **kwargs):
 def test_a_trigger_is_one_select_and_one_insert(transactional_db, make_job, monkeypatch):
     sent = []
     monkeypatch.setattr(
-        "scripts_app.runs.sending.publish", lambda pk, queue, delay_ms=None: sent.append(pk)
+        "scripts_app.runs.sending.publish",
+        lambda pk, queue, delay_ms=None, priority=0: sent.append(pk),
     )
     job = make_job()
     dispatch.trigger(job, trigger=Trigger.API)  # the first run stores the script version

@@ -37,7 +37,7 @@ def test_it_resends_a_queued_run_whose_message_may_be_lost(run, monkeypatch):
     sent = []
     monkeypatch.setattr(
         "scripts_app.runs.sending.publish",
-        lambda pk, queue="default", delay_ms=None: sent.append(pk),
+        lambda pk, queue="default", delay_ms=None, priority=0: sent.append(pk),
     )
     old = timezone.now() - timedelta(minutes=2)
     Execution.objects.filter(pk=run.pk).update(created_at=old, sent_at=old)
@@ -51,7 +51,7 @@ def test_it_does_not_resend_a_fresh_or_finished_run(run, monkeypatch):
     sent = []
     monkeypatch.setattr(
         "scripts_app.runs.sending.publish",
-        lambda pk, queue="default", delay_ms=None: sent.append(pk),
+        lambda pk, queue="default", delay_ms=None, priority=0: sent.append(pk),
     )
     Execution.objects.filter(pk=run.pk).update(sent_at=timezone.now())
     assert recovery.resend_stale_queued(timedelta(seconds=30)) == 0
@@ -62,7 +62,7 @@ def test_it_does_not_resend_a_fresh_or_finished_run(run, monkeypatch):
 
 
 def test_a_resend_that_fails_keeps_the_run_queued_for_the_next_tick(run, monkeypatch):
-    def broker_down(pk, queue="default", delay_ms=None):
+    def broker_down(pk, queue="default", delay_ms=None, priority=0):
         raise ConnectionClosed(OSError("broker unreachable"))
 
     monkeypatch.setattr("scripts_app.runs.sending.publish", broker_down)

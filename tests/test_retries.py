@@ -68,7 +68,7 @@ def test_a_retry_does_not_start_before_its_backoff(make_job):
     job = make_job(FAIL, max_retries=1, retry_backoff=60)
     first = run_now(job)
     retry = Execution.objects.get(retry_of=first)
-    assert retry.pk not in {pk for pk, _ in concurrency.startable()}
+    assert retry.pk not in {run[0] for run in concurrency.startable()}
     assert concurrency.claim(retry.pk, "w1") is False
     assert execution.execute(retry.pk) is None
     retry.refresh_from_db()

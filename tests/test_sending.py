@@ -20,7 +20,7 @@ def published(monkeypatch):
     """(execution id, queue, delay, sent_at of its row as the message goes out)."""
     calls = []
 
-    def publish(execution_id, queue="default", *, delay_ms=None):
+    def publish(execution_id, queue="default", *, delay_ms=None, priority=0):
         stamp = Execution.objects.filter(pk=execution_id).values_list("sent_at", flat=True)
         calls.append((execution_id, queue, delay_ms, stamp.get()))
 
@@ -30,7 +30,7 @@ def published(monkeypatch):
 
 @pytest.fixture
 def broker_down(monkeypatch):
-    def publish(execution_id, queue="default", *, delay_ms=None):
+    def publish(execution_id, queue="default", *, delay_ms=None, priority=0):
         raise ConnectionClosed(OSError("broker unreachable"))
 
     monkeypatch.setattr(sending, "publish", publish)
@@ -124,7 +124,7 @@ def test_an_error_that_is_not_the_brokers_propagates_after_clearing_the_stamps(
 ):
     runs = [queued(make_job(slug=f"j{i}")) for i in range(2)]
 
-    def broken(execution_id, queue="default", *, delay_ms=None):
+    def broken(execution_id, queue="default", *, delay_ms=None, priority=0):
         raise TypeError("a bug")
 
     monkeypatch.setattr(sending, "publish", broken)

@@ -44,5 +44,5 @@ def test_a_task_job_and_its_runs_are_in_the_api(api):
     rows = listed["results"] if isinstance(listed, dict) else listed
     assert [row["id"] for row in rows] == [int(result.id)]
     assert rows[0]["trigger"] == "task"
-    assert rows[0]["params"] == {"args": [1], "kwargs": {}, "priority": 0}
+    assert rows[0]["params"] == {"args": [1], "kwargs": {}}
     assert api.get(f"/api/v1/jobs/{job.slug}/").json()["name"] == "tests.tasks_app.tasks.add"

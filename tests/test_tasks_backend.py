@@ -66,7 +66,7 @@ def test_enqueue_records_a_queued_run_of_the_task_functions_job(db):
     assert job.slug == "tests-tasks_app-tasks-add"
     job.full_clean()  # a valid job: unique, allowed slug; an entrypoint, no script
     assert (run.status, run.trigger, run.queue) == (Status.QUEUED, Trigger.TASK, "default")
-    assert run.params == {"args": [2], "kwargs": {"b": 3}, "priority": 0}
+    assert (run.params, run.priority) == ({"args": [2], "kwargs": {"b": 3}}, 0)
     assert run.script_version_id is None
     assert result.id == str(run.pk)
     assert result.status == TaskResultStatus.READY
@@ -163,7 +163,7 @@ def test_queue_name_is_the_runs_parseq_queue(db, make_job):
 def test_priority_is_stored_with_the_run(db):
     crunch.enqueue(3)
     add.using(priority=-5).enqueue(1)
-    stored = dict(Execution.objects.values_list("job__name", "params__priority"))
+    stored = dict(Execution.objects.values_list("job__name", "priority"))
     assert stored == {"tests.tasks_app.tasks.crunch": 10, "tests.tasks_app.tasks.add": -5}
     with pytest.raises(InvalidTask, match="priority"):
         add.using(priority=101)
@@ -178,7 +178,7 @@ def test_run_after_holds_the_run_back_until_it_is_due(transactional_db, broker):
     assert messages(broker, "default") == [run.pk]  # delayed: on the delay queue
     assert "default.DQ" in broker.queues and broker.queues["default.DQ"].qsize() == 1
     assert not concurrency.claim(run.pk, "w:1")  # the worker refuses it early
-    assert run.pk not in {pk for pk, _ in concurrency.startable()}  # relay, re-send
+    assert run.pk not in {run[0] for run in concurrency.startable()}  # relay, re-send
     assert concurrency.claim(run.pk, "w:1", now=later + timedelta(seconds=1))
 
 
@@ -256,3 +256,14 @@ def test_a_tasks_get_result_refuses_another_tasks_id(db):
         explode.get_result(result.id)
     assert type(mismatch.value).__name__ == "TaskResultMismatch"
     assert isinstance(add.get_result(result.id), TaskResult)
+
+
+def test_a_higher_priority_task_starts_first_among_queued_runs(db):
+    from scripts_app.runs import concurrency
+
+    low = add.using(priority=-20).enqueue(1)
+    default = add.enqueue(2)
+    high = add.using(priority=50).enqueue(3)
+    order = [str(run[0]) for run in concurrency.startable()]
+    assert order == [high.id, default.id, low.id]  # not the order they were enqueued in
+    assert add.get_result(high.id).task.priority == 50

@@ -51,9 +51,9 @@ def due(now: datetime) -> Q:
 
 def startable(
     limit: int = 100, now: datetime | None = None, job_id: int | None = None
-) -> list[tuple[int, str]]:
-    """(id, queue) of the queued runs (of one job, if given) that fit the free slots now,
-    oldest first."""
+) -> list[tuple[int, str, int]]:
+    """(id, queue, priority) of the queued runs (of one job, if given) that fit the free slots now,
+    highest priority first, then oldest first."""
     now = now or timezone.now()
     running = dict(
         Execution.objects.filter(status=Status.RUNNING)
@@ -72,15 +72,17 @@ def startable(
         rows = rows.filter(job_id=job_id)
     rows = (
         rows.filter(due(now))
-        .order_by("created_at", "id")
-        .values_list("id", "queue", "job_id", "job__max_concurrency", "job__overlap_policy")
+        .order_by("-priority", "created_at", "id")
+        .values_list(
+            "id", "queue", "priority", "job_id", "job__max_concurrency", "job__overlap_policy"
+        )
     )
-    picked: list[tuple[int, str]] = []
-    for execution_id, queue, job_id, max_concurrency, overlap in rows[: max(SCAN, limit)]:
+    picked: list[tuple[int, str, int]] = []
+    for execution_id, queue, priority, job_id, max_concurrency, overlap in rows[: max(SCAN, limit)]:
         cap = job_cap(max_concurrency, overlap)
         if cap is not None and running.get(job_id, 0) >= cap:
             continue
-        picked.append((execution_id, queue))
+        picked.append((execution_id, queue, priority))
         running[job_id] = running.get(job_id, 0) + 1
         if len(picked) >= limit:
             break
@@ -121,7 +123,7 @@ def _claim_fitting(execution_id: int, caps: tuple, worker: str, now: datetime) -
         return state.claim(execution_id, worker, now)
     with transaction.atomic():
         _lock()
-        if execution_id not in {pk for pk, _ in startable(limit=SCAN, now=now)}:
+        if execution_id not in {run[0] for run in startable(limit=SCAN, now=now)}:
             logger.info("execution %s waits for a free slot", execution_id)
             return False
         return state.claim(execution_id, worker, now)

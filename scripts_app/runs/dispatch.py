@@ -88,14 +88,14 @@ def trigger(
             execution.save(force_insert=True)
         _recorded(execution)
         if send:
-            sending.send_on_commit([(execution.pk, execution.queue)])
+            sending.send_on_commit([(execution.pk, execution.queue, execution.priority)])
         return execution
     if send:
         execution.sent_at = execution.created_at
     execution.save(force_insert=True)
     _recorded(execution)
     if send:
-        sending.send([(execution.pk, execution.queue)], stamped=True)
+        sending.send([(execution.pk, execution.queue, execution.priority)], stamped=True)
     return execution
 
 

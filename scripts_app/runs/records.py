@@ -58,6 +58,7 @@ def next_attempt(failed: Execution, not_before: datetime) -> Execution:
         attempt=failed.attempt + 1,
         retry_of_id=failed.retry_of_id or failed.pk,
         notify_emails=failed.notify_emails,
+        priority=failed.priority,
     )
 
 

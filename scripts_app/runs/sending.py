@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 
 import dramatiq
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from dramatiq.errors import BrokerError
@@ -33,22 +34,34 @@ logger = logging.getLogger(__name__)
 ACTOR_NAME = "run_execution"  # worker/actor.py declares the actor under this name
 DEFAULT_QUEUE = "default"
 
-Pointer = tuple[int, str]  # (execution id, queue)
+# (execution id, queue) or (execution id, queue, priority): a run's priority (-100…100,
+# Django's task API) orders RabbitMQ's queue when PARSEQ_BROKER_MAX_PRIORITY is set.
+Pointer = tuple[int, str] | tuple[int, str, int]
 
 
-def message(execution_id: int, queue: str = DEFAULT_QUEUE) -> Message:
+def message(execution_id: int, queue: str = DEFAULT_QUEUE, priority: int = 0) -> Message:
     """The message the actor would build for ``run_execution(execution_id)`` on ``queue``."""
+    options = {}
+    levels = settings.PARSEQ_BROKER_MAX_PRIORITY
+    if levels:  # -100…100 onto RabbitMQ's 0…levels; the default (0) is the middle
+        options["broker_priority"] = round((max(-100, min(100, priority)) + 100) * levels / 200)
     return Message(
-        queue_name=queue, actor_name=ACTOR_NAME, args=(execution_id,), kwargs={}, options={}
+        queue_name=queue, actor_name=ACTOR_NAME, args=(execution_id,), kwargs={}, options=options
     )
 
 
-def publish(execution_id: int, queue: str = DEFAULT_QUEUE, *, delay_ms: int | None = None) -> None:
+def publish(
+    execution_id: int,
+    queue: str = DEFAULT_QUEUE,
+    *,
+    delay_ms: int | None = None,
+    priority: int = 0,
+) -> None:
     """Put the run's message on the broker, stamping nothing; raises the broker's errors.
 
     ``send`` is the way to send a run; the worker's local relay, which feeds its own
     in-process broker from the database, publishes directly."""
-    dramatiq.get_broker().enqueue(message(execution_id, queue), delay=delay_ms)
+    dramatiq.get_broker().enqueue(message(execution_id, queue, priority), delay=delay_ms)
 
 
 def send(runs: Sequence[Pointer], *, delay_ms: int | None = None, stamped: bool = False) -> int:
@@ -59,12 +72,12 @@ def send(runs: Sequence[Pointer], *, delay_ms: int | None = None, stamped: bool 
     if not runs:
         return 0
     if not stamped:
-        mark_sent([execution_id for execution_id, _ in runs])
-    for done, (execution_id, queue) in enumerate(runs):
+        mark_sent([run[0] for run in runs])
+    for done, (execution_id, queue, *priority) in enumerate(runs):
         try:
-            publish(execution_id, queue, delay_ms=delay_ms)
+            publish(execution_id, queue, delay_ms=delay_ms, priority=priority[0] if priority else 0)
         except BaseException as exc:
-            mark_unsent([pk for pk, _ in runs[done:]])
+            mark_unsent([run[0] for run in runs[done:]])
             if not isinstance(exc, BrokerError):
                 raise
             left = len(runs) - done

@@ -37,12 +37,12 @@ def resend_stale_queued(older_than: timedelta | None = None) -> int:
         Execution.objects.filter(status=Status.QUEUED)
         .filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
         .filter(Q(sent_at__isnull=True, created_at__lte=cutoff) | Q(sent_at__lte=sent_cutoff))
-        .order_by("created_at", "id")
-        .values_list("id", "queue")[:500]
+        .order_by("-priority", "created_at", "id")
+        .values_list("id", "queue", "priority")[:500]
     )
-    fits = {pk for pk, _ in concurrency.startable(limit=concurrency.SCAN)}
+    fits = {run[0] for run in concurrency.startable(limit=concurrency.SCAN)}
     # A run waiting for a slot is sent when one frees; broker still down: next tick.
-    return sending.send([(pk, queue) for pk, queue in stale if pk in fits])
+    return sending.send([run for run in stale if run[0] in fits])
 
 
 def reap_lost_runs(stale_after: timedelta | None = None) -> list[int]:

@@ -29,7 +29,7 @@ class ParseqBackend(BaseTaskBackend):
     supports_defer = True  # run_after: the run's not_before
     supports_async_task = True  # the worker calls a coroutine task to completion
     supports_get_result = True  # from the database, in any process
-    supports_priority = True  # stored with the run (see README: what maps to what)
+    supports_priority = True  # the run's priority: queued runs start highest first
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         """Record and send a run of ``task``; arguments that are not JSON are refused

@@ -3,7 +3,7 @@ Execution (trigger ``task``) through the same trigger and send path as every run
 
 A task function is a Job of kind ``task``, named by its import path, made on its first
 enqueue; its runs, logs and results are an ordinary job's. The call is the run's params
-``{"args": [...], "kwargs": {...}, "priority": n}``; ``run_after`` is the run's
+``{"args": [...], "kwargs": {...}}`` (its priority is the run's ``priority``); ``run_after`` is the run's
 ``not_before`` (as a retry's backoff): its message is sent delayed, the worker's claim
 refuses it early, and the relay and the scheduler's re-send pick it only once due.
 """
@@ -77,14 +77,15 @@ def record(task: Task, call: dict) -> Execution:
     job = task_job(task)
     execution = dispatch.trigger(
         job,
-        params={**call, "priority": task.priority},
+        params=call,
+        priority=task.priority,
         trigger=Trigger.TASK,
         version=NO_VERSION,
         send=False,
         queue=task.queue_name,
         not_before=task.run_after,
     )
-    pointer = [(execution.pk, execution.queue)]
+    pointer = [(execution.pk, execution.queue, execution.priority)]
     delay_ms = _delay_ms(execution)
     if transaction.get_connection().in_atomic_block:
         sending.send_on_commit(pointer, delay_ms=delay_ms)

@@ -70,7 +70,7 @@ def task_of(execution: Execution) -> Task:
         raise TaskResultDoesNotExist(f"{execution.job.entrypoint} is not a task")
     return task.using(
         queue_name=execution.queue,
-        priority=(execution.params or {}).get("priority"),
+        priority=execution.priority,
         run_after=execution.not_before,
     )
 

@@ -99,12 +99,12 @@ class LocalRelay(Middleware):
         from scripts_app.runs import concurrency, sending
 
         sent = 0
-        for execution_id, queue in concurrency.startable():
+        for execution_id, queue, priority in concurrency.startable():
             with self.lock:
                 if execution_id in self.in_flight:
                     continue
                 self.in_flight.add(execution_id)
-            sending.publish(execution_id, queue)
+            sending.publish(execution_id, queue, priority=priority)
             sent += 1
         return sent
 
