@@ -24,7 +24,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts_app.worker.runner.confine import ALL_WORKSPACES, RUNTIME, SOCKET_DIR, WORKSPACE
+from scripts_app.worker.runner.confine import (
+    ALL_WORKSPACES,
+    KEPT,
+    RUNTIME,
+    SOCKET_DIR,
+    WORKSPACE,
+)
 
 # /etc entries programs need (users, name resolution, TLS roots, time zone, the
 # dynamic linker, pg_dump's wrapper), and nothing else of it.
@@ -59,12 +65,13 @@ class Confinement:
     workspace: Path
     network_off: bool = False
 
-    def request(self, run_as: tuple[int, int] | None) -> dict:
+    def request(self, run_as: tuple[int, int] | None, interpreter: str = sys.executable) -> dict:
         """What the sandboxed fork server's child needs (confine.enter)."""
         name = os.path.relpath(os.path.realpath(self.workspace), self.profile.work_dir)
         if name.startswith(".."):
             raise ValueError(f"workspace {self.workspace} is not under {self.profile.work_dir}")
-        return {"workspace": name, "network_off": self.network_off, "run_as": run_as}
+        keep = [[kept, dest] for kept, (_source, dest) in _tmp_binds(interpreter)]
+        return {"workspace": name, "network_off": self.network_off, "run_as": run_as, "keep": keep}
 
     def view(self, value: str) -> str:
         """A host path of the workspace as the script sees it."""
@@ -120,6 +127,23 @@ def interpreter_args(interpreter: str) -> tuple[str, ...]:
     return tuple(args)
 
 
+def _tmp_binds(interpreter: str) -> list[tuple[str, tuple[str, str]]]:
+    """The interpreter's binds under /tmp (a checkout or virtualenv there), each with a
+    second place outside /tmp: a forked run mounts a fresh /tmp of its own and binds
+    them back from there (confine.own_mounts)."""
+    args = interpreter_args(interpreter)
+    binds = [(args[i + 1], args[i + 2]) for i, arg in enumerate(args) if arg == "--ro-bind"]
+    under_tmp = [(source, dest) for source, dest in binds if dest.startswith("/tmp/")]
+    return [(f"{KEPT}/{n}", bind) for n, bind in enumerate(under_tmp)]
+
+
+def _kept_args(interpreter: str) -> tuple[str, ...]:
+    args: list[str] = []
+    for kept, (source, _dest) in _tmp_binds(interpreter):
+        args += ["--ro-bind", source, kept]
+    return tuple(args)
+
+
 def _parents(dest: str, made: set[str]) -> list[str]:
     """Folders above a bind, readable by the script user (bwrap makes them 0700)."""
     args: list[str] = []
@@ -147,6 +171,7 @@ def server_args(profile: Profile, interpreter: str) -> tuple[str, ...]:
         profile.bwrap,
         *system_args(),
         *interpreter_args(interpreter),
+        *_kept_args(interpreter),
         "--ro-bind", profile.runtime, RUNTIME,
         "--bind", profile.work_dir, ALL_WORKSPACES,
         *_caps(SERVER_CAPS),

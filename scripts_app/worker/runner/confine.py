@@ -36,11 +36,12 @@ ALL_WORKSPACES = "/run/parseq/all"  # the worker's workspace directory, in the s
 WORKSPACE = "/run/parseq/ws"  # one run's workspace, as its script sees it
 SOCKET_DIR = "/run/parseq/sock"  # the server's socket folder
 RUNTIME = "/run/parseq/runtime"  # Parseq's script-side modules (PYTHONPATH)
+KEPT = "/run/parseq/kept"  # the interpreter's binds under /tmp, again (bwrap._tmp_binds)
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_NO_NEW_PRIVS = 38
@@ -70,13 +71,19 @@ def unshare(flags: int) -> None:
     _check(hardening._libc().unshare(flags), "unshare")
 
 
-def own_mounts(workspace: str) -> None:
-    """Only this run's workspace (a name under ALL_WORKSPACES), at WORKSPACE."""
+def own_mounts(workspace: str, keep: list | None = None) -> None:
+    """Only this run's workspace (a name under ALL_WORKSPACES), at WORKSPACE, and a
+    fresh /tmp — with the interpreter's read-only binds under /tmp (``keep``: [kept
+    copy, place]) put back in it, read-only again."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing of ours reaches the server's
     _mount(os.path.join(ALL_WORKSPACES, workspace), WORKSPACE, None, MS_BIND | MS_REC)
     _umount(ALL_WORKSPACES)
     _umount(SOCKET_DIR)
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV)
+    for kept, place in keep or ():
+        os.makedirs(place, mode=0o755, exist_ok=True)
+        _mount(kept, place, None, MS_BIND | MS_REC)
+        _mount(None, place, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def enter(request: dict) -> None:
@@ -84,7 +91,7 @@ def enter(request: dict) -> None:
     script's process (pid 2 of the run's PID namespace), never in the others."""
     flags = CLONE_NEWNS | CLONE_NEWPID | (CLONE_NEWNET if request.get("network_off") else 0)
     unshare(flags)
-    own_mounts(request["workspace"])
+    own_mounts(request["workspace"], request.get("keep"))
     status_r, status_w = os.pipe()
     init = os.fork()  # the first process of the new PID namespace: its init
     if init:

@@ -230,7 +230,7 @@ def _extra(spec: ProcessSpec) -> dict:
     if spec.confine is not None:
         view = spec.confine.view
         return {
-            "confine": spec.confine.request(spec.run_as),
+            "confine": spec.confine.request(spec.run_as, spec.interpreter),
             "script": view(str(spec.script)),
             "cwd": view(str(spec.workdir)),
         }
