@@ -183,3 +183,25 @@ def test_an_unknown_script_user_is_a_clear_configuration_error(settings):
     settings.PARSEQ_SCRIPT_USER = "no-such-user-here"
     with pytest.raises(Exception, match="PARSEQ_SCRIPT_USER='no-such-user-here': no such user"):
         sandboxing.state()
+
+
+def test_a_virtualenv_under_tmp_is_bound_again_into_a_forked_runs_fresh_tmp(tmp_path):
+    # A clean clone in /tmp has its .venv there: a forked run's own /tmp must not hide
+    # its interpreter (confine.own_mounts binds it back, read-only).
+    import sys
+
+    from scripts_app.worker.runner import bwrap, confine
+
+    venv = tmp_path / "checkout" / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    base = Path(sys.base_prefix) / "bin"
+    (venv / "pyvenv.cfg").write_text(f"home = {base}\n")
+    (venv / "bin" / "python").symlink_to(Path(sys.executable).resolve())
+    interpreter = str(venv / "bin" / "python")
+    profile = bwrap.Profile("/usr/bin/bwrap", str(tmp_path / "runs"), str(tmp_path / "rt"))
+    (tmp_path / "runs" / "ws1").mkdir(parents=True)
+    request = bwrap.Confinement(profile, str(tmp_path / "runs" / "ws1")).request(None, interpreter)
+    assert request["keep"] == [[f"{confine.KEPT}/0", str(venv)]]
+    args = bwrap.server_args(profile, interpreter)
+    kept = [i for i, arg in enumerate(args) if arg == f"{confine.KEPT}/0"]
+    assert kept and args[kept[0] - 2 : kept[0]] == ("--ro-bind", str(venv.resolve()))
