@@ -8,32 +8,18 @@ side). As for scripts (``bootstrap.run``), ``None`` becomes ``{}`` (a task's sta
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 from typing import Any
 
+from scripts_app.code import entrypoints
+
 KIND_CODE = "code"
 KIND_TASK = "task"
 
-
-class EntrypointError(Exception):
-    """The entrypoint cannot be called: the run fails with this message."""
-
-
-def resolve(entrypoint: str) -> Any:
-    """The object ``"package.module:qualname"`` names."""
-    module_name, _, qualname = entrypoint.partition(":")
-    if not module_name or not qualname:
-        raise EntrypointError(f"entrypoint {entrypoint!r} is not 'package.module:qualname'")
-    target: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            message = f"{module_name} has no {qualname!r} (entrypoint {entrypoint})"
-            raise EntrypointError(message) from None
-    return target
+# Where entrypoints are resolved (re-exported: the worker's child and tests use them here).
+EntrypointError = entrypoints.EntrypointError
+resolve = entrypoints.resolve
 
 
 def call(kind: str, entrypoint: str, params: dict, context: dict | None = None) -> Any:

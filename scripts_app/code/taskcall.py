@@ -8,9 +8,7 @@ database by the run's id), and what it returns is the run's JSON result.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from scripts_app.code import entrypoints
 from scripts_app.task_api import Task, TaskContext, normalize_json, task_started
 
 
@@ -42,14 +40,10 @@ def run_task(entrypoint: str, params: dict, context: dict) -> object:
 
 def load_task(entrypoint: str) -> Task:
     """The Task object ``entrypoint`` names."""
-    module_name, _, qualname = entrypoint.partition(":")
-    if not module_name or not qualname:
-        raise TaskCallError(f"entrypoint {entrypoint!r} is not 'package.module:qualname'")
-    target: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        target = getattr(target, part, None)
-        if target is None:
-            raise TaskCallError(f"{module_name} has no {qualname!r} (entrypoint {entrypoint})")
+    try:
+        target = entrypoints.resolve(entrypoint)
+    except entrypoints.EntrypointError as exc:
+        raise TaskCallError(str(exc)) from None
     if not isinstance(target, Task):
         raise TaskCallError(f"{entrypoint} is not a task (decorate it with @task)")
     return target
