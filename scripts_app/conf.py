@@ -68,19 +68,19 @@ def parseq_settings(base_dir: Path, data_dir: Path) -> dict[str, Any]:
     # Serve downloads from S3 as a redirect to a presigned URL (False: stream through Django).
     PARSEQ_DOWNLOAD_REDIRECT = env_bool("PARSEQ_DOWNLOAD_REDIRECT", True)
     # GET /metrics: off unless PARSEQ_METRICS=1; open to the bearer token or these addresses.
-    PARSEQ_METRICS = env_bool("PARSEQ_METRICS", False)
+    PARSEQ_METRICS = metrics_on()
     PARSEQ_METRICS_TOKEN = env_str("PARSEQ_METRICS_TOKEN")
     PARSEQ_METRICS_ALLOW = env_networks("PARSEQ_METRICS_ALLOW", ["127.0.0.1", "::1"])
     # Each worker host serves Dramatiq's metrics here (with PARSEQ_METRICS=1; 0 = not at all).
-    PARSEQ_WORKER_METRICS_PORT = env_int("PARSEQ_WORKER_METRICS_PORT", 9191, minimum=0)
+    PARSEQ_WORKER_METRICS_PORT = worker_metrics_port()
     PARSEQ_HEARTBEAT_DIR = data_dir / "heartbeats"
     # RabbitMQ (amqp://…); unset: the in-process broker (dramatiq_broker()).
-    PARSEQ_BROKER_URL = env_url("PARSEQ_BROKER_URL", ("amqp", "amqps"))
+    PARSEQ_BROKER_URL = broker_url()
     # RabbitMQ priority levels of the queues (x-max-priority; 0 = none): runs of a higher
     # priority (Django's task API) are delivered first. RabbitMQ cannot change a queue's
     # arguments: set it before the queues exist, or delete them (they refill from the
     # database's queued runs by the scheduler's re-send).
-    PARSEQ_BROKER_MAX_PRIORITY = env_int("PARSEQ_BROKER_MAX_PRIORITY", 0, minimum=0)
+    PARSEQ_BROKER_MAX_PRIORITY = broker_max_priority()
     # Triggers over HTTP and the API (per user or address): DRF's rate syntax.
     PARSEQ_TRIGGER_THROTTLE = env_str("PARSEQ_TRIGGER_THROTTLE", "120/min")
     # Fernet keys for job secrets, comma-separated, newest first; empty = derived from
@@ -193,8 +193,22 @@ def parseq_settings(base_dir: Path, data_dir: Path) -> dict[str, Any]:
     }
 
 
+# The settings the broker setting needs too, read by one reader each: DRAMATIQ_BROKER is
+# built while the settings module runs, before django.conf.settings has them.
 def broker_url() -> str:
     return env_url("PARSEQ_BROKER_URL", ("amqp", "amqps"))
+
+
+def broker_max_priority() -> int:
+    return min(env_int("PARSEQ_BROKER_MAX_PRIORITY", 0, minimum=0), 255)  # RabbitMQ's most
+
+
+def metrics_on() -> bool:
+    return env_bool("PARSEQ_METRICS", False)
+
+
+def worker_metrics_port() -> int:
+    return env_int("PARSEQ_WORKER_METRICS_PORT", 9191, minimum=0)
 
 
 def dramatiq_broker(url: str | None = None, *, metrics: bool | None = None) -> dict[str, Any]:
@@ -203,14 +217,12 @@ def dramatiq_broker(url: str | None = None, *, metrics: bool | None = None) -> d
     itself from the database (LocalRelay), where every run is recorded before it is sent."""
     url = broker_url() if url is None else url
     if metrics is None:
-        metrics = env_bool("PARSEQ_METRICS", False) and bool(
-            env_int("PARSEQ_WORKER_METRICS_PORT", 9191, minimum=0)
-        )
+        metrics = metrics_on() and bool(worker_metrics_port())
     middleware = [*WORKER_MIDDLEWARE, *([WORKER_METRICS] if metrics else [])]
     if url:
         options = {"url": url, "confirm_delivery": True}
-        if levels := env_int("PARSEQ_BROKER_MAX_PRIORITY", 0, minimum=0):
-            options["max_priority"] = min(levels, 255)
+        if levels := broker_max_priority():
+            options["max_priority"] = levels
         return {
             "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
             "OPTIONS": options,

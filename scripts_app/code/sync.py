@@ -105,12 +105,13 @@ def _update(job: Job, spec: JobSpec, reset_operator_fields: bool) -> bool:
 def _disable_gone(present: set[str]) -> list[str]:
     """Code jobs no longer in the code: disabled (no scheduled runs), history kept."""
     gone = Job.objects.filter(kind=JobKind.CODE, enabled=True).exclude(slug__in=present)
-    slugs = sorted(gone.values_list("slug", flat=True))
-    for job in Job.objects.filter(slug__in=slugs):
+    disabled = []
+    for job in gone.order_by("slug"):
         job.enabled = False
         job.save(update_fields=["enabled", "updated_at"])  # save(): re-plans next_run_at
         logger.warning("code job %s is gone from the code: disabled", job.slug)
-    return slugs
+        disabled.append(job.slug)
+    return disabled
 
 
 def sync_after_migrate(sender, **kwargs) -> None:

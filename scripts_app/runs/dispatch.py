@@ -83,19 +83,20 @@ def trigger(
         scheduled_for=scheduled_for,
         **fields,
     )
+    delay_ms = sending.delay_until(execution.not_before)  # a deferred run (run_after)
     if transaction.get_connection().in_atomic_block:
         with transaction.atomic():
             execution.save(force_insert=True)
         _recorded(execution)
         if send:
-            sending.send_on_commit([(execution.pk, execution.queue, execution.priority)])
+            sending.send_on_commit([sending.pointer(execution)], delay_ms=delay_ms)
         return execution
     if send:
         execution.sent_at = execution.created_at
     execution.save(force_insert=True)
     _recorded(execution)
     if send:
-        sending.send([(execution.pk, execution.queue, execution.priority)], stamped=True)
+        sending.send([sending.pointer(execution)], stamped=True, delay_ms=delay_ms)
     return execution
 
 

@@ -75,4 +75,4 @@ def send_when_due(retry: Execution) -> None:
     """Send the retry as a delayed message. If that fails, the local relay (embedded
     mode) or the scheduler's re-send of queued runs sends it once it is due."""
     delay_ms = max(int((retry.not_before - timezone.now()).total_seconds() * 1000), 0)
-    sending.send([(retry.pk, retry.queue, retry.priority)], delay_ms=delay_ms)
+    sending.send([sending.pointer(retry)], delay_ms=delay_ms)

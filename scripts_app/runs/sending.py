@@ -39,6 +39,18 @@ DEFAULT_QUEUE = "default"
 Pointer = tuple[int, str] | tuple[int, str, int]
 
 
+def pointer(execution: Execution) -> Pointer:
+    return (execution.pk, execution.queue, execution.priority)
+
+
+def delay_until(not_before) -> int | None:
+    """Milliseconds to hold a run's message back until ``not_before``; None when due."""
+    if not_before is None:
+        return None
+    delay_ms = int((not_before - timezone.now()).total_seconds() * 1000)
+    return delay_ms if delay_ms > 0 else None
+
+
 def message(execution_id: int, queue: str = DEFAULT_QUEUE, priority: int = 0) -> Message:
     """The message the actor would build for ``run_execution(execution_id)`` on ``queue``."""
     options = {}

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from scripts_app import validators
+from scripts_app.code import registry
 from scripts_app.jobs import slugs
 from scripts_app.models import Execution, Job, JobKind, Trigger
-from scripts_app.runs import dispatch, sending
+from scripts_app.runs import dispatch
 from scripts_app.task_api import Task
-
-NO_VERSION: tuple[None, str] = (None, "")  # a task runs the project's code, not a script
 
 
 def entrypoint(task: Task) -> str:
     """``"package.module:qualname"`` of the task function (what the worker imports)."""
-    return f"{task.func.__module__}:{task.func.__qualname__}"
+    return registry.entrypoint_of(task.func)
 
 
 def task_job(task: Task) -> Job:
@@ -74,29 +72,11 @@ def record(task: Task, call: dict) -> Execution:
     """Record a queued run of ``task`` with ``call`` (JSON-normalised args and kwargs)
     and send it: after commit inside a transaction (a rollback leaves neither row nor
     message), delayed until ``run_after`` when there is one."""
-    job = task_job(task)
-    execution = dispatch.trigger(
-        job,
+    return dispatch.trigger(  # on commit inside a transaction; delayed until run_after
+        task_job(task),
         params=call,
         priority=task.priority,
         trigger=Trigger.TASK,
-        version=NO_VERSION,
-        send=False,
         queue=task.queue_name,
         not_before=task.run_after,
     )
-    pointer = [(execution.pk, execution.queue, execution.priority)]
-    delay_ms = _delay_ms(execution)
-    if transaction.get_connection().in_atomic_block:
-        sending.send_on_commit(pointer, delay_ms=delay_ms)
-    else:
-        sending.send(pointer, delay_ms=delay_ms)
-    return execution
-
-
-def _delay_ms(execution: Execution) -> int | None:
-    """How long to hold the message back: none for a run that is due already."""
-    if execution.not_before is None:
-        return None
-    delay_ms = int((execution.not_before - timezone.now()).total_seconds() * 1000)
-    return delay_ms if delay_ms > 0 else None
